@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query
+
+from backend.audit import service
+from backend.audit.schemas import AuditEventRead, AuditPage, VerifyRead
+from backend.auth.dependencies import AuditReader
+from backend.db import DbSession
+from backend.ingest.schemas import UtcDateTime
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get("", response_model=AuditPage)
+def list_events(
+    session: DbSession,
+    actor: AuditReader,
+    action: str | None = None,
+    actor_label: Annotated[str | None, Query(alias="actor")] = None,
+    subject: str | None = None,
+    since: UtcDateTime | None = None,
+    until: UtcDateTime | None = None,
+    after_seq: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    rows = service.list_events(
+        session, project_id=actor.project_id, action=action, actor=actor_label,
+        subject=subject, since=since, until=until, after_seq=after_seq, limit=limit + 1,
+    )
+    items = [
+        AuditEventRead(
+            seq=event.seq, actor=event.actor, action=event.action, subject=event.subject,
+            occurred_at=event.occurred_at, payload_sha256=event.payload_sha256,
+            prev_hash=event.prev_hash, hash=event.hash,
+            payload=orjson.loads(body) if body is not None else None,
+        )
+        for event, body in rows[:limit]
+    ]
+    next_after = items[-1].seq if len(rows) > limit else None
+    return AuditPage(items=items, next_after_seq=next_after)
+
+
+@router.get("/verify", response_model=VerifyRead)
+def verify(session: DbSession, actor: AuditReader) -> VerifyRead:
+    """Recompute this project's hash chain; names the first sequence number that fails."""
+    return VerifyRead(**dataclasses.asdict(service.verify(session, project_id=actor.project_id)))

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from backend.auth import service
+from backend.auth.actor import Actor
+from backend.auth.roles import Permission
+from backend.db import DbSession
+from backend.errors import Forbidden, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer vt_<prefix>_<secret>")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def _current_actor(
+    request: Request,
+    session: DbSession,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_api_key_header)],
+) -> Actor:
+    raw = bearer.credentials if bearer is not None else header_key
+    if not raw:
+        raise Unauthorized("send an API key as 'Authorization: Bearer vt_…' or 'X-API-Key'")
+    actor = service.authenticate(
+        session, raw_token=raw, server_secret=request.app.state.settings.secret_key
+    )
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(_current_actor)]
+
+
+def require(permission: Permission) -> Callable[[Actor], Actor]:
+    def _check(actor: CurrentActor) -> Actor:
+        if not actor.can(permission):
+            raise Forbidden(
+                f"a key with role '{actor.role.value}' may not do this "
+                f"(needs permission '{permission.value}')"
+            )
+        return actor
+
+    return _check
+
+
+IngestActor = Annotated[Actor, Depends(require(Permission.INGEST_WRITE))]
+CatalogReader = Annotated[Actor, Depends(require(Permission.CATALOG_READ))]
+CatalogWriter = Annotated[Actor, Depends(require(Permission.CATALOG_WRITE))]
+PredictionReader = Annotated[Actor, Depends(require(Permission.PREDICTIONS_READ))]
+AuditReader = Annotated[Actor, Depends(require(Permission.AUDIT_READ))]
+KeyManager = Annotated[Actor, Depends(require(Permission.KEYS_MANAGE))]

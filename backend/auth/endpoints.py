@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+
+from backend.auth import service
+from backend.auth.dependencies import KeyManager
+from backend.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from backend.db import DbSession
+from backend.http import JsonRoute
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=JsonRoute)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+def create_key(
+    key_in: ApiKeyCreate, request: Request, session: DbSession, actor: KeyManager
+) -> ApiKeyCreated:
+    key, token = service.create_key(
+        session, actor=actor, key_in=key_in, server_secret=request.app.state.settings.secret_key
+    )
+    return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), token=token)
+
+
+@router.get("", response_model=list[ApiKeyRead])
+def list_keys(session: DbSession, actor: KeyManager) -> list[ApiKeyRead]:
+    return [ApiKeyRead.model_validate(key) for key in service.list_keys(session, actor=actor)]
+
+
+@router.post("/{key_id}/revoke", response_model=ApiKeyRead)
+def revoke_key(key_id: int, session: DbSession, actor: KeyManager) -> ApiKeyRead:
+    return ApiKeyRead.model_validate(service.revoke_key(session, actor=actor, key_id=key_id))

@@ -1,0 +1,32 @@
+"""Roles and what each may do. One table, so the authorization matrix is testable."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    INGEST = "ingest"
+    VIEWER = "viewer"
+    COMPLIANCE = "compliance"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    INGEST_WRITE = "ingest:write"
+    CATALOG_READ = "catalog:read"
+    CATALOG_WRITE = "catalog:write"
+    PREDICTIONS_READ = "predictions:read"
+    AUDIT_READ = "audit:read"
+    KEYS_MANAGE = "keys:manage"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    # A model server's key: it writes predictions and labels and reads nothing back.
+    Role.INGEST: frozenset({Permission.INGEST_WRITE}),
+    Role.VIEWER: frozenset({Permission.CATALOG_READ, Permission.PREDICTIONS_READ}),
+    Role.COMPLIANCE: frozenset(
+        {Permission.CATALOG_READ, Permission.PREDICTIONS_READ, Permission.AUDIT_READ}
+    ),
+    Role.ADMIN: frozenset(Permission),
+}

@@ -1,0 +1,316 @@
+"""The ``verity`` console script."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from backend.config import get_settings
+
+app = typer.Typer(
+    help="Verity: ML observability and governance control plane.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+DEMO_PROJECT = "demo"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def _upgrade_and_bootstrap() -> None:
+    from backend.auth.bootstrap import BOOTSTRAP_PROJECT, ensure_bootstrap_key
+    from backend.db import get_database
+    from backend.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+    token = ensure_bootstrap_key(get_database(settings), settings)
+    if token:
+        typer.secho(
+            f"\nBootstrap admin key for project '{BOOTSTRAP_PROJECT}' (shown once, store it now):\n"
+            f"    {token}\n",
+            fg=typer.colors.YELLOW,
+        )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations (and create the bootstrap admin key on a fresh store)."""
+    from backend.migrate import upgrade
+
+    if revision == "head":
+        _upgrade_and_bootstrap()
+    else:
+        upgrade(get_settings().resolved_database_url, revision)
+    typer.echo("database is at the requested revision")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' for none)."""
+    from backend.migrate import downgrade
+
+    downgrade(get_settings().resolved_database_url, revision)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    from backend.db import get_database
+    from backend.migrate import current_revision, head_revision
+
+    typer.echo(f"current: {current_revision(get_database().engine)}  head: {head_revision()}")
+
+
+def _api_command(host: str, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--timeout-graceful-shutdown", "20",
+    ]
+
+
+@app.command()
+def api(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Run the HTTP API (migrates the database first)."""
+    _upgrade_and_bootstrap()
+    os.execvp(sys.executable, _api_command(host, port, workers))
+
+
+@keys_app.command("create")
+def keys_create(
+    project: Annotated[str, typer.Option(help="Project name; created if it does not exist.")],
+    role: Annotated[str, typer.Option(help="ingest, viewer, compliance or admin")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+    expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650)] = None,
+) -> None:
+    """Create an API key and print it once."""
+    from pydantic import ValidationError
+
+    from backend.auth import service
+    from backend.auth.actor import cli_actor
+    from backend.auth.schemas import ApiKeyCreate
+    from backend.db import get_database
+
+    settings = get_settings()
+    try:
+        key_in = ApiKeyCreate.model_validate(
+            {"name": name, "role": role, "expires_in_days": expires_in_days}
+        )
+    except ValidationError as exc:
+        raise _fail("; ".join(e["msg"] for e in exc.errors())) from None
+    user = getpass.getuser()
+    with get_database(settings).transaction() as session:
+        found = service.get_or_create_project(session, name=project, actor_label=f"cli:{user}")
+        key, token = service.create_key(
+            session, actor=cli_actor(found.id, user), key_in=key_in,
+            server_secret=settings.secret_key,
+        )
+    typer.echo(f"created {key.role} key {key.prefix} in project '{project}' (shown once):")
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list(project: Annotated[str, typer.Option()]) -> None:
+    """List a project's keys (never their secrets)."""
+    from backend.auth import repository, service
+    from backend.auth.actor import cli_actor
+    from backend.db import get_database
+
+    with get_database().transaction(read_only=True) as session:
+        found = repository.get_project_by_name(session, project)
+        if found is None:
+            raise _fail(f"no project named '{project}'")
+        keys = service.list_keys(session, actor=cli_actor(found.id, getpass.getuser()))
+    typer.echo(f"{'prefix':<14}{'role':<12}{'state':<10}{'expires':<27}name")
+    for key in keys:
+        state = "revoked" if key.revoked_at else "active"
+        expires = key.expires_at.isoformat() if key.expires_at else "never"
+        typer.echo(f"{key.prefix:<14}{key.role:<12}{state:<10}{expires:<27}{key.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: str, project: Annotated[str, typer.Option()]) -> None:
+    """Revoke the key with PREFIX (the 12 hex characters after 'vt_')."""
+    from backend.auth import repository, service
+    from backend.auth.actor import cli_actor
+    from backend.db import get_database
+    from backend.errors import VerityError
+
+    with get_database().transaction() as session:
+        found = repository.get_project_by_name(session, project)
+        if found is None:
+            raise _fail(f"no project named '{project}'")
+        actor = cli_actor(found.id, getpass.getuser())
+        try:
+            key = service.find_key_by_prefix(session, project_id=found.id, prefix=prefix)
+            service.revoke_key(session, actor=actor, key_id=key.id)
+        except VerityError as exc:
+            raise _fail(exc.detail) from None
+    typer.echo(f"revoked key {prefix}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    project: Annotated[str | None, typer.Option(help="One project; all when left out.")] = None,
+) -> None:
+    """Recompute the audit hash chain; exits 1 naming the first bad sequence number."""
+    from backend.audit import service as audit_service
+    from backend.auth import repository
+    from backend.db import get_database
+
+    failed = False
+    with get_database().transaction(read_only=True) as session:
+        projects = repository.list_projects(session)
+        if project is not None:
+            projects = [p for p in projects if p.name == project]
+            if not projects:
+                raise _fail(f"no project named '{project}'")
+        for found in projects:
+            result = audit_service.verify(session, project_id=found.id)
+            if result.ok:
+                typer.echo(
+                    f"ok      {found.name}: {result.events} events, head {result.head_hash[:16]}…"
+                    f" ({result.payloads_missing} payloads removed by retention)"
+                )
+            else:
+                failed = True
+                typer.secho(
+                    f"BROKEN  {found.name}: first bad seq {result.first_bad_seq}: {result.reason}",
+                    fg=typer.colors.RED,
+                )
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def _demo_key(data_dir: Path) -> str:
+    """The demo project's admin key, kept in the data dir so later runs can reuse it."""
+    from backend.auth import service
+    from backend.auth.actor import cli_actor
+    from backend.auth.roles import Role
+    from backend.auth.schemas import ApiKeyCreate
+    from backend.auth.tokens import parse_token
+    from backend.db import get_database
+
+    settings = get_settings()
+    key_file = data_dir / "demo-admin.key"
+    with get_database(settings).transaction() as session:
+        if key_file.exists():
+            token = key_file.read_text().strip()
+            parsed = parse_token(token)
+            if parsed is not None:
+                try:
+                    service.authenticate(session, raw_token=token, server_secret=settings.secret_key)
+                    return token
+                except Exception:
+                    pass
+        user = getpass.getuser()
+        project = service.get_or_create_project(session, name=DEMO_PROJECT, actor_label=f"cli:{user}")
+        _, token = service.create_key(
+            session, actor=cli_actor(project.id, user),
+            key_in=ApiKeyCreate(name="demo-admin", role=Role.ADMIN),
+            server_secret=settings.secret_key,
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(token + "\n")
+    key_file.chmod(0o600)
+    return token
+
+
+@app.command()
+def demo(
+    url: str = "http://127.0.0.1:8000",
+    rows: Annotated[int, typer.Option(min=100, max=1_000_000)] = 20_000,
+) -> None:
+    """Create the demo project and model, and post synthetic traffic through the API."""
+    from backend.demo import run_demo
+
+    settings = get_settings()
+    token = _demo_key(settings.data_dir)
+    try:
+        summary = run_demo(url, token, rows=rows)
+    except (httpx.HTTPError, RuntimeError) as exc:
+        raise _fail(f"demo traffic failed against {url}: {exc}") from None
+    typer.echo(
+        f"demo: model {summary['model']} v{summary['version']}: {summary['predictions']} new "
+        f"predictions, {summary['labels']} labels. Demo admin key: {token}"
+    )
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise _fail("the API process exited during start-up")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise _fail(f"the API did not become ready at {url} within {timeout:.0f}s")
+
+
+@app.command()
+def up(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    with_demo: Annotated[bool, typer.Option("--demo/--no-demo")] = True,
+    demo_rows: int = 20_000,
+) -> None:
+    """Run Verity locally on the embedded SQLite default: API, plus the demo traffic."""
+    _upgrade_and_bootstrap()
+    url = f"http://{host}:{port}"
+    processes = [subprocess.Popen(_api_command(host, port, 1))]
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        _wait_ready(url, processes[0])
+        typer.secho(f"API: {url}  (OpenAPI docs at {url}/docs)", fg=typer.colors.GREEN)
+        if with_demo:
+            demo(url=url, rows=demo_rows)
+        typer.echo("Verity is running; Ctrl-C stops it.")
+        while not stopping and all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    app()

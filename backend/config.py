@@ -1,0 +1,68 @@
+"""Settings, read from the environment with the ``VERITY_`` prefix.
+
+Nested groups use a double underscore: ``VERITY_INGEST__MAX_BATCH_RECORDS=5000``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "verity-development-secret-change-me"
+DEFAULT_DATA_DIR = Path(".verity")
+
+
+class IngestSettings(BaseModel):
+    max_batch_records: int = Field(10_000, ge=1)
+    # Compressed or not, a request body larger than this is refused with 413.
+    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    max_event_id_length: int = Field(128, ge=8, le=512)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VERITY_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = None
+    artifact_dir: Path | None = None
+    # Keys API keys' HMAC; rotating it invalidates every issued key.
+    secret_key: str = DEFAULT_SECRET_KEY
+    ingest: IngestSettings = IngestSettings()
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError(
+                    "VERITY_SECRET_KEY must be set to a random value of at least 32 "
+                    "characters when VERITY_ENVIRONMENT=production"
+                )
+            if self.database_url is None:
+                raise ValueError(
+                    "VERITY_DATABASE_URL must be set explicitly when "
+                    "VERITY_ENVIRONMENT=production"
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'verity.db').as_posix()}"
+
+    @property
+    def resolved_artifact_dir(self) -> Path:
+        return self.artifact_dir if self.artifact_dir is not None else self.data_dir / "artifacts"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,145 @@
+"""HTTP plumbing shared by every router: strict JSON routes and RFC 9457 problems."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.errors import UnsupportedMediaType, VerityError
+
+log = logging.getLogger("verity.http")
+
+PROBLEM_BASE = "https://verity.dev/problems/"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+class JsonRoute(APIRoute):
+    """A route whose request body must be JSON (415 otherwise).
+
+    It also records the SHA-256 of the raw body in ``request.state.body_sha256``:
+    the fingerprint idempotency keys and audit events refer to.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def strict_json_handler(request: Request) -> Response:
+            if request.method in _BODY_METHODS:
+                body = await request.body()
+                content_type = request.headers.get("content-type", "")
+                if body and not is_json_media_type(content_type):
+                    raise UnsupportedMediaType(
+                        f"this endpoint takes application/json, not '{content_type or 'none'}'"
+                    )
+                request.state.body_sha256 = hashlib.sha256(body).hexdigest()
+            return await handler(request)
+
+        return strict_json_handler
+
+
+def problem(
+    status: int,
+    *,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> ORJSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extensions)
+    return ORJSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ())]
+        errors.append(
+            {
+                "field": ".".join(location[1:] if location[:1] == ["body"] else location),
+                "location": location[0] if location else "",
+                "message": error.get("msg", ""),
+                "type": error.get("type", ""),
+            }
+        )
+    return errors
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(VerityError)
+    async def _verity_error(request: Request, exc: VerityError) -> Response:
+        return problem(
+            exc.status,
+            slug=exc.slug,
+            title=exc.title,
+            detail=exc.detail,
+            instance=request.url.path,
+            **exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = _validation_errors(exc)
+        if any(error["type"] == "json_invalid" for error in errors):
+            return problem(
+                400,
+                slug="malformed-json",
+                title="Malformed JSON",
+                detail="the request body is not valid JSON: "
+                + "; ".join(e["message"] for e in errors),
+                instance=request.url.path,
+            )
+        return problem(
+            422,
+            slug="invalid-input",
+            title="Invalid input",
+            detail=f"{len(errors)} field(s) failed validation",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return problem(
+            exc.status_code,
+            slug=f"http-{exc.status_code}",
+            title=str(exc.detail) if exc.status_code < 500 else "Server error",
+            detail=str(exc.detail),
+            instance=request.url.path,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("request.failed path=%s", request.url.path)
+        return problem(
+            500,
+            slug="internal-error",
+            title="Internal error",
+            detail="the server failed to handle this request; nothing was stored",
+            instance=request.url.path,
+        )

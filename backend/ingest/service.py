@@ -1,0 +1,277 @@
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.orm import Session
+
+from backend.audit import service as audit_service
+from backend.auth.actor import Actor
+from backend.catalog import repository as catalog_repository
+from backend.errors import InvalidInput, NotFound, PayloadTooLarge
+from backend.ingest import repository
+from backend.ingest.schemas import (
+    IngestResult,
+    LabelBatch,
+    LabelResult,
+    PredictionBatch,
+    PredictionPage,
+    PredictionRead,
+)
+from backend.ingest.validation import (
+    CompiledSchema,
+    ErrorList,
+    check_features,
+    check_label,
+    normalize_outputs,
+)
+from backend.metrics import duplicate_rows, ingested_rows, rejected_rows
+from backend.models.base import utcnow
+
+
+def _check_batch_size(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise PayloadTooLarge(f"a batch holds at most {limit} {what}; this one has {count}")
+
+
+def ingest_predictions(
+    session: Session,
+    *,
+    actor: Actor,
+    batch: PredictionBatch,
+    body_sha256: str,
+    max_records: int,
+) -> IngestResult:
+    """Store a batch whole, or reject it whole naming every bad record and field."""
+    records = batch.records
+    _check_batch_size(len(records), max_records, "records")
+    resolved = catalog_repository.find_versions(
+        session, project_id=actor.project_id, pairs={(r.model, r.version) for r in records}
+    )
+    schemas = {pair: CompiledSchema.of(model, version) for pair, (model, version) in resolved.items()}
+    errors = ErrorList()
+    first_index: dict[str, int] = {}
+    received_at = utcnow()
+    rows: list[dict[str, Any]] = []
+    for index, record in enumerate(records):
+        if (seen := first_index.setdefault(record.event_id, index)) != index:
+            errors.add(index, record.event_id, "event_id", f"duplicates record {seen} of this batch")
+        schema = schemas.get((record.model, record.version))
+        if schema is None:
+            errors.add(
+                index, record.event_id, "model",
+                f"no model '{record.model}' with version '{record.version}' in this project",
+            )
+            continue
+        check_features(index, record, schema, errors)
+        prediction, probabilities = normalize_outputs(index, record, schema, errors)
+        rows.append(
+            {
+                "project_id": actor.project_id,
+                "model_version_id": schema.version_id,
+                "event_id": record.event_id,
+                "occurred_at": record.occurred_at,
+                "received_at": received_at,
+                "features": record.features,
+                "prediction": prediction,
+                "score": record.score,
+                "probabilities": probabilities,
+                "latency_ms": record.latency_ms,
+                "compute_seconds": record.compute_seconds,
+                "tags": record.tags,
+            }
+        )
+    if errors.items:
+        rejected_rows.labels("prediction").inc(len(records))
+        raise InvalidInput(
+            f"{len(errors.bad_records)} of {len(records)} records are invalid; "
+            "nothing in this batch was stored",
+            errors=errors.items,
+        )
+    inserted = repository.insert_predictions(session, rows)
+    duplicates = [r.event_id for r in records if r.event_id not in inserted]
+    result = IngestResult(
+        received=len(records),
+        stored=len(inserted),
+        duplicates=len(duplicates),
+        duplicate_event_ids=duplicates,
+    )
+    audit_service.append(
+        session,
+        project_id=actor.project_id,
+        actor=actor.label,
+        action="predictions.ingest",
+        subject="predictions",
+        payload={
+            "body_sha256": body_sha256,
+            "received": result.received,
+            "stored": result.stored,
+            "duplicates": result.duplicates,
+            "versions": sorted(f"{m}/{v}" for m, v in resolved),
+            "first_event_id": records[0].event_id,
+            "last_event_id": records[-1].event_id,
+        },
+    )
+    ingested_rows.labels("prediction").inc(result.stored)
+    duplicate_rows.labels("prediction").inc(result.duplicates)
+    return result
+
+
+def ingest_labels(
+    session: Session,
+    *,
+    actor: Actor,
+    batch: LabelBatch,
+    body_sha256: str,
+    max_records: int,
+) -> LabelResult:
+    labels = batch.labels
+    _check_batch_size(len(labels), max_records, "labels")
+    event_ids = [item.event_id for item in labels]
+    errors = ErrorList()
+    first_index: dict[str, int] = {}
+    for index, item in enumerate(labels):
+        if (seen := first_index.setdefault(item.event_id, index)) != index:
+            errors.add(index, item.event_id, "event_id", f"duplicates label {seen} of this batch")
+    version_of = repository.prediction_versions(
+        session, project_id=actor.project_id, event_ids=event_ids
+    )
+    schemas = {
+        version.id: CompiledSchema.of(model, version)
+        for model, version in repository.versions_with_models(session, version_of.values())
+    }
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for index, item in enumerate(labels):
+        value: Any = item.label
+        version_id = version_of.get(item.event_id)
+        if version_id is not None:
+            schema = schemas[version_id]
+            value, problem = check_label(item.label, schema.task, schema)
+            if problem:
+                errors.add(index, item.event_id, "label", problem)
+        rows.append(
+            {
+                "project_id": actor.project_id,
+                "event_id": item.event_id,
+                "label": value,
+                "occurred_at": item.occurred_at,
+                "received_at": now,
+                "updated_at": now,
+            }
+        )
+    if errors.items:
+        rejected_rows.labels("label").inc(len(labels))
+        raise InvalidInput(
+            f"{len(errors.bad_records)} of {len(labels)} labels are invalid; "
+            "nothing in this batch was stored",
+            errors=errors.items,
+        )
+    before = repository.existing_labels(session, project_id=actor.project_id, event_ids=event_ids)
+    repository.upsert_labels(session, rows)
+    stored = sum(1 for row in rows if row["event_id"] not in before)
+    unchanged = sum(
+        1 for row in rows if row["event_id"] in before and before[row["event_id"]] == row["label"]
+    )
+    result = LabelResult(
+        received=len(labels),
+        stored=stored,
+        updated=len(labels) - stored - unchanged,
+        unchanged=unchanged,
+        matched=len(version_of),
+        pending=len(labels) - len(version_of),
+    )
+    audit_service.append(
+        session,
+        project_id=actor.project_id,
+        actor=actor.label,
+        action="labels.ingest",
+        subject="labels",
+        payload={"body_sha256": body_sha256, **result.model_dump()},
+    )
+    ingested_rows.labels("label").inc(stored)
+    return result
+
+
+def _read(row: Row[Any]) -> PredictionRead:
+    prediction, model_name, version, label, label_received_at = row
+    return PredictionRead(
+        event_id=prediction.event_id,
+        model=model_name,
+        version=version,
+        occurred_at=prediction.occurred_at,
+        received_at=prediction.received_at,
+        features=prediction.features,
+        prediction=prediction.prediction,
+        score=prediction.score,
+        probabilities=prediction.probabilities,
+        latency_ms=prediction.latency_ms,
+        compute_seconds=prediction.compute_seconds,
+        tags=prediction.tags,
+        label=label,
+        label_received_at=label_received_at,
+    )
+
+
+def get_prediction(session: Session, *, actor: Actor, event_id: str) -> PredictionRead:
+    row = repository.find_prediction(session, project_id=actor.project_id, event_id=event_id)
+    if row is None:
+        raise NotFound(f"no prediction with event_id '{event_id}'")
+    return _read(row)
+
+
+def encode_cursor(occurred_at: datetime, row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{occurred_at.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        stamp, row_id = text.rsplit("|", 1)
+        return datetime.fromisoformat(stamp), int(row_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            "the cursor is not one this API returned",
+            errors=[{"field": "cursor", "message": "malformed"}],
+        ) from exc
+
+
+def search_predictions(
+    session: Session,
+    *,
+    actor: Actor,
+    model: str | None,
+    version: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> PredictionPage:
+    if version is not None and model is None:
+        raise InvalidInput(
+            "filtering by version needs the model too",
+            errors=[{"field": "version", "message": "give model as well"}],
+        )
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput(
+            "start must come before end", errors=[{"field": "start", "message": "after end"}]
+        )
+    rows: Sequence[Row[Any]] = repository.page_predictions(
+        session,
+        project_id=actor.project_id,
+        model=model,
+        version=version,
+        start=start,
+        end=end,
+        after=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    items = [_read(row) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1][0]
+        next_cursor = encode_cursor(last.occurred_at, last.id)
+    return PredictionPage(items=items, next_cursor=next_cursor)
