@@ -25,6 +25,12 @@ def _json_serializer(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _json_deserializer(value: Any) -> Any:
+    # SQLite gives a JSON column numeric affinity, so a stored scalar such as 1 or 0.5
+    # comes back as a number rather than text.
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite is made durable and safe for concurrent writers."""
     parsed = make_url(url)
@@ -34,7 +40,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             json_serializer=_json_serializer,
-            json_deserializer=orjson.loads,
+            json_deserializer=_json_deserializer,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=8,
             max_overflow=8,
@@ -44,7 +50,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url,
         json_serializer=_json_serializer,
-        json_deserializer=orjson.loads,
+        json_deserializer=_json_deserializer,
         pool_size=10,
         max_overflow=10,
         pool_pre_ping=True,

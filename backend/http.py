@@ -7,9 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -59,7 +60,7 @@ def problem(
     instance: str | None = None,
     headers: dict[str, str] | None = None,
     **extensions: Any,
-) -> ORJSONResponse:
+) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + slug,
         "title": title,
@@ -69,8 +70,9 @@ def problem(
     if instance is not None:
         body["instance"] = instance
     body.update(extensions)
-    return ORJSONResponse(
-        body, status_code=status, media_type="application/problem+json", headers=headers
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/problem+json",
+        headers=headers,
     )
 
 

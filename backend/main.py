@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from backend.audit.endpoints import router as audit_router
 from backend.auth.endpoints import router as keys_router
@@ -50,7 +49,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Verity",
         version="0.1.0",
         description=API_DESCRIPTION,
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -44,7 +44,7 @@ def prediction_versions(
                 select(Prediction.event_id, Prediction.model_version_id).where(
                     Prediction.project_id == project_id, Prediction.event_id.in_(chunk)
                 )
-            ).tuples()
+            ).tuples().all()
         )
     return found
 
@@ -71,7 +71,7 @@ def existing_labels(session: Session, *, project_id: int, event_ids: Sequence[st
                 select(Label.event_id, Label.label).where(
                     Label.project_id == project_id, Label.event_id.in_(chunk)
                 )
-            ).tuples()
+            ).tuples().all()
         )
     return found
 

@@ -1,0 +1,179 @@
+"""Every route × every role, own project and another project's."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from backend.auth.roles import ROLE_PERMISSIONS, Permission, Role
+from backend.main import create_app
+from backend.models import ApiKey
+from tests.factories import SCHEMA, counts, record, register_model, tiny_torchscript
+
+P = Permission
+ENDPOINTS = [
+    ("GET", "/v1/models", P.CATALOG_READ),
+    ("POST", "/v1/models", P.CATALOG_WRITE),
+    ("GET", "/v1/models/{model}", P.CATALOG_READ),
+    ("POST", "/v1/models/{model}/versions", P.CATALOG_WRITE),
+    ("GET", "/v1/models/{model}/versions", P.CATALOG_READ),
+    ("GET", "/v1/models/{model}/versions/{version}", P.CATALOG_READ),
+    ("GET", "/v1/models/{model}/versions/{version}/references", P.CATALOG_READ),
+    ("PUT", "/v1/models/{model}/versions/{version}/artifact", P.CATALOG_WRITE),
+    ("POST", "/v1/models/{model}/versions/{version}/references", P.CATALOG_WRITE),
+    ("POST", "/v1/predictions", P.INGEST_WRITE),
+    ("POST", "/v1/labels", P.INGEST_WRITE),
+    ("GET", "/v1/predictions", P.PREDICTIONS_READ),
+    ("GET", "/v1/predictions/{event_id}", P.PREDICTIONS_READ),
+    ("GET", "/v1/audit", P.AUDIT_READ),
+    ("GET", "/v1/audit/verify", P.AUDIT_READ),
+    ("POST", "/v1/keys", P.KEYS_MANAGE),
+    ("GET", "/v1/keys", P.KEYS_MANAGE),
+    ("POST", "/v1/keys/{key_id}/revoke", P.KEYS_MANAGE),
+]
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+
+
+def test_the_matrix_covers_every_route(settings):
+    paths = create_app(settings).openapi()["paths"]
+    routes = {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert routes == {(m, p) for m, p, _ in ENDPOINTS} | PUBLIC
+
+
+def _call(client, method, path, headers, *, key_id=1):
+    url = (
+        path.replace("{model}", "churn").replace("{version}", "v1")
+        .replace("{event_id}", "evt-1").replace("{key_id}", str(key_id))
+    )
+    kwargs = {}
+    if path.endswith("/artifact"):
+        kwargs = {"content": tiny_torchscript(3), "headers": {**headers, "Content-Type": "application/octet-stream"}}
+    elif path.endswith("/references") and method == "POST":
+        csv = "f_num_a,f_num_b,color,group\n1,2,red,g\n"
+        kwargs = {"content": csv.encode(), "headers": {**headers, "Content-Type": "text/csv"}}
+    elif method == "POST":
+        body = {
+            "/v1/models": {"name": "other", "task": "binary"},
+            "/v1/models/{model}/versions": {**SCHEMA, "version": "v2"},
+            "/v1/predictions": {"records": [record(100)]},
+            "/v1/labels": {"labels": [{"event_id": "evt-1", "label": 1}]},
+            "/v1/keys": {"name": "k", "role": "viewer"},
+            "/v1/keys/{key_id}/revoke": None,
+        }[path]
+        kwargs = {"json": body, "headers": headers} if body is not None else {"headers": headers}
+    else:
+        kwargs = {"headers": headers}
+    return client.request(method, url, **kwargs)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_gets_exactly_its_permissions(client, tenant, role):
+    register_model(client, tenant)
+    client.post("/v1/predictions", json={"records": [record(1)]}, headers=tenant.headers(Role.INGEST))
+    keys = client.get("/v1/keys", headers=tenant.headers()).json()
+    spare = next(k for k in keys if k["role"] == "viewer")
+    for method, path, permission in ENDPOINTS:
+        response = _call(client, method, path, tenant.headers(role), key_id=spare["id"])
+        if permission in ROLE_PERMISSIONS[role]:
+            assert response.status_code not in (401, 403), (role, method, path, response.text)
+            assert response.status_code < 500, (role, method, path, response.text)
+        else:
+            assert response.status_code == 403, (role, method, path, response.status_code)
+            assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_another_projects_key_never_sees_or_changes_rows(client, database, tenant, other_tenant):
+    register_model(client, tenant)
+    client.post("/v1/predictions", json={"records": [record(1), record(2)]}, headers=tenant.headers(Role.INGEST))
+    client.post("/v1/labels", json={"labels": [{"event_id": "evt-1", "label": 1}]}, headers=tenant.headers(Role.INGEST))
+    own_keys = client.get("/v1/keys", headers=tenant.headers()).json()
+    before = counts(database, tenant.project_id)
+    versions_before = client.get("/v1/models/churn/versions", headers=tenant.headers()).json()
+
+    for method, path, _ in ENDPOINTS:
+        response = _call(client, method, path, other_tenant.headers(Role.ADMIN), key_id=own_keys[0]["id"])
+        assert response.status_code < 500, (method, path, response.text)
+        if "{model}" in path or "{event_id}" in path or "{key_id}" in path:
+            assert response.status_code == 404, (method, path, response.status_code)
+        if method == "GET" and response.status_code == 200:
+            text = response.text
+            assert "evt-1" not in text and "churn" not in text, (path, text[:300])
+            assert not any(k["prefix"] in text for k in own_keys)
+        if path == "/v1/predictions" and method == "POST":
+            assert response.status_code == 422  # churn/v1 does not exist in that project
+
+    assert counts(database, tenant.project_id) == before
+    assert client.get("/v1/models/churn/versions", headers=tenant.headers()).json() == versions_before
+    assert all(k["revoked_at"] is None for k in client.get("/v1/keys", headers=tenant.headers()).json())
+    own = client.get("/v1/predictions/evt-1", headers=tenant.headers(Role.VIEWER)).json()
+    assert own["label"] == 1
+
+
+def test_same_event_id_in_two_projects_is_two_predictions(client, database, tenant, other_tenant):
+    register_model(client, tenant)
+    register_model(client, other_tenant)
+    for t in (tenant, other_tenant):
+        response = client.post("/v1/predictions", json={"records": [record(1)]}, headers=t.headers(Role.INGEST))
+        assert response.json()["stored"] == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        ({}, "send an API key"),
+        ({"Authorization": "Bearer nonsense"}, "malformed"),
+        ({"X-API-Key": "vt_000000000000_" + "a" * 43}, "unknown API key"),
+    ],
+)
+def test_missing_or_bad_keys_are_401(client, headers, detail):
+    response = client.get("/v1/models", headers=headers)
+    assert response.status_code == 401
+    assert detail in response.json()["detail"]
+
+
+def test_wrong_secret_with_a_real_prefix_is_401(client, tenant):
+    token = tenant.tokens[Role.ADMIN]
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert client.get("/v1/models", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+def test_expired_and_revoked_keys_are_401(client, database, tenant):
+    created = client.post("/v1/keys", json={"name": "temp", "role": "viewer", "expires_in_days": 1}, headers=tenant.headers())
+    assert created.status_code == 201
+    token = created.json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/v1/models", headers=headers).status_code == 200
+    with database.transaction() as session:
+        session.execute(
+            update(ApiKey).where(ApiKey.id == created.json()["id"]).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    response = client.get("/v1/models", headers=headers)
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+
+    second = client.post("/v1/keys", json={"name": "t2", "role": "viewer"}, headers=tenant.headers()).json()
+    headers = {"X-API-Key": second["token"]}
+    assert client.get("/v1/models", headers=headers).status_code == 200
+    revoked = client.post(f"/v1/keys/{second['id']}/revoke", headers=tenant.headers())
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    response = client.get("/v1/models", headers=headers)
+    assert response.status_code == 401 and "revoked" in response.json()["detail"]
+    assert client.post(f"/v1/keys/{second['id']}/revoke", headers=tenant.headers()).status_code == 409
+
+
+def test_keys_are_stored_as_hmac_only(client, database, tenant):
+    created = client.post("/v1/keys", json={"name": "x", "role": "ingest"}, headers=tenant.headers()).json()
+    secret = created["token"].split("_", 2)[2]
+    with database.transaction(read_only=True) as session:
+        key = session.get(ApiKey, created["id"])
+        assert secret not in key.secret_hmac and len(key.secret_hmac) == 64
+    listed = client.get("/v1/keys", headers=tenant.headers()).text
+    assert secret not in listed and "token" not in listed
+    events = client.get("/v1/audit", params={"action": "api_key.create"}, headers=tenant.headers()).text
+    assert secret not in events
+
+
+def test_key_creation_validation(client, tenant):
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    assert client.post("/v1/keys", json={"name": "x", "role": "viewer", "expires_at": past}, headers=tenant.headers()).status_code == 422
+    assert client.post("/v1/keys", json={"name": "x", "role": "root"}, headers=tenant.headers()).status_code == 422
+    assert client.post("/v1/keys", json={"name": "x", "role": "viewer", "project_id": 1}, headers=tenant.headers()).status_code == 422

@@ -1,0 +1,121 @@
+"""Plain factory functions for test data."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from backend.auth import service as auth_service
+from backend.auth.actor import cli_actor
+from backend.auth.roles import Role
+from backend.auth.schemas import ApiKeyCreate
+from backend.config import Settings
+from backend.db import Database
+from backend.models import AuditEvent, Label, Prediction
+
+
+@dataclass
+class Tenant:
+    project_id: int
+    name: str
+    tokens: dict[Role, str] = field(default_factory=dict)
+
+    def headers(self, role: Role = Role.ADMIN) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+def make_tenant(database: Database, settings: Settings) -> Tenant:
+    name = f"p-{uuid.uuid4().hex[:10]}"
+    with database.transaction() as session:
+        project = auth_service.get_or_create_project(session, name=name, actor_label="test")
+        tenant = Tenant(project_id=project.id, name=name)
+        for role in Role:
+            _, token = auth_service.create_key(
+                session,
+                actor=cli_actor(project.id, "test"),
+                key_in=ApiKeyCreate(name=f"{role.value}-key", role=role),
+                server_secret=settings.secret_key,
+            )
+            tenant.tokens[role] = token
+    return tenant
+
+
+NUMERIC = ["f_num_a", "f_num_b"]
+SCHEMA: dict[str, Any] = {
+    "version": "v1",
+    "features": [
+        {"name": "f_num_a", "dtype": "numeric"},
+        {"name": "f_num_b", "dtype": "numeric"},
+        {"name": "color", "dtype": "categorical", "categories": ["red", "green", "blue"]},
+        {"name": "group", "dtype": "categorical", "sensitive": True, "model_input": False},
+    ],
+    "class_labels": [0, 1],
+    "cost_profile": {"price_per_cpu_second": 0.0001},
+}
+
+
+def register_model(
+    client: TestClient,
+    tenant: Tenant,
+    *,
+    name: str = "churn",
+    task: str = "binary",
+    version: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    response = client.post(
+        "/v1/models", json={"name": name, "task": task}, headers=tenant.headers()
+    )
+    assert response.status_code == 201, response.text
+    response = client.post(
+        f"/v1/models/{name}/versions", json=version or SCHEMA, headers=tenant.headers()
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def record(i: int, *, model: str = "churn", version: str = "v1", **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "event_id": f"evt-{i}",
+        "model": model,
+        "version": version,
+        "occurred_at": (datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=i)).isoformat(),
+        "features": {"f_num_a": float(i), "f_num_b": i * 0.5, "color": "red", "group": "g1"},
+        "prediction": i % 2,
+        "score": 0.9 if i % 2 else 0.1,
+        "latency_ms": 3.5,
+        "compute_seconds": 0.002,
+        "tags": {"region": "eu"},
+    }
+    base.update(overrides)
+    return base
+
+
+def counts(database: Database, project_id: int) -> dict[str, int]:
+    with database.transaction(read_only=True) as session:
+        def count(model: Any) -> int:
+            return session.scalar(
+                select(func.count()).select_from(model).where(model.project_id == project_id)
+            ) or 0
+
+        return {
+            "predictions": count(Prediction),
+            "labels": count(Label),
+            "audit": count(AuditEvent),
+        }
+
+
+def tiny_torchscript(n_inputs: int = 3) -> bytes:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    module = torch.jit.script(nn.Sequential(nn.Linear(n_inputs, 4), nn.ReLU(), nn.Linear(4, 1)))
+    buffer = io.BytesIO()
+    torch.jit.save(module, buffer)
+    return buffer.getvalue()
