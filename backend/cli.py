@@ -82,9 +82,20 @@ def db_current() -> None:
 
 def _api_command(host: str, port: int, workers: int) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory",
-        "--host", host, "--port", str(port), "--workers", str(workers),
-        "--no-access-log", "--timeout-graceful-shutdown", "20",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "backend.main:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "20",
     ]
 
 
@@ -125,7 +136,9 @@ def keys_create(
     with get_database(settings).transaction() as session:
         found = service.get_or_create_project(session, name=project, actor_label=f"cli:{user}")
         key, token = service.create_key(
-            session, actor=cli_actor(found.id, user), key_in=key_in,
+            session,
+            actor=cli_actor(found.id, user),
+            key_in=key_in,
             server_secret=settings.secret_key,
         )
     typer.echo(f"created {key.role} key {key.prefix} in project '{project}' (shown once):")
@@ -222,14 +235,19 @@ def _demo_key(data_dir: Path) -> str:
             parsed = parse_token(token)
             if parsed is not None:
                 try:
-                    service.authenticate(session, raw_token=token, server_secret=settings.secret_key)
+                    service.authenticate(
+                        session, raw_token=token, server_secret=settings.secret_key
+                    )
                     return token
                 except Exception:
                     pass
         user = getpass.getuser()
-        project = service.get_or_create_project(session, name=DEMO_PROJECT, actor_label=f"cli:{user}")
+        project = service.get_or_create_project(
+            session, name=DEMO_PROJECT, actor_label=f"cli:{user}"
+        )
         _, token = service.create_key(
-            session, actor=cli_actor(project.id, user),
+            session,
+            actor=cli_actor(project.id, user),
             key_in=ApiKeyCreate(name="demo-admin", role=Role.ADMIN),
             server_secret=settings.secret_key,
         )

@@ -47,8 +47,7 @@ class Settings(BaseSettings):
                 )
             if self.database_url is None:
                 raise ValueError(
-                    "VERITY_DATABASE_URL must be set explicitly when "
-                    "VERITY_ENVIRONMENT=production"
+                    "VERITY_DATABASE_URL must be set explicitly when VERITY_ENVIRONMENT=production"
                 )
         return self
 

@@ -16,8 +16,14 @@ import pandas as pd
 MODEL = "credit-risk"
 VERSION = "1"
 NUMERIC = [
-    "income", "debt_ratio", "age", "credit_lines", "late_payments",
-    "utilization", "tenure_months", "loan_amount",
+    "income",
+    "debt_ratio",
+    "age",
+    "credit_lines",
+    "late_payments",
+    "utilization",
+    "tenure_months",
+    "loan_amount",
 ]
 SENSITIVE = {"gender": ["F", "M"], "age_band": ["<30", "30-50", ">50"]}
 
@@ -25,7 +31,13 @@ SENSITIVE = {"gender": ["F", "M"], "age_band": ["<30", "30-50", ">50"]}
 def schema() -> dict[str, Any]:
     features: list[dict[str, Any]] = [{"name": n, "dtype": "numeric"} for n in NUMERIC]
     features += [
-        {"name": n, "dtype": "categorical", "sensitive": True, "model_input": False, "categories": c}
+        {
+            "name": n,
+            "dtype": "categorical",
+            "sensitive": True,
+            "model_input": False,
+            "categories": c,
+        }
         for n, c in SENSITIVE.items()
     ]
     return {
@@ -60,12 +72,11 @@ def synthetic_rows(n: int, rng: np.random.Generator, *, income_shift: float = 0.
     return frame
 
 
-def _standardize(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _standardization(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     x = frame[NUMERIC].to_numpy(dtype=np.float32)
     x[:, 0] = np.log(x[:, 0])
     x[:, 7] = np.log(x[:, 7])
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
-    return x, mean, std
+    return x.mean(axis=0), x.std(axis=0) + 1e-6
 
 
 def true_default_probability(frame: pd.DataFrame) -> np.ndarray:
@@ -97,13 +108,14 @@ def train_model(seed: int = 7) -> DemoModel:
     rng = np.random.default_rng(seed)
     frame = synthetic_rows(4000, rng)
     y = (rng.random(len(frame)) < true_default_probability(frame)).astype(np.float32)
-    x, mean, std = _standardize(frame)
+    mean, std = _standardization(frame)
 
     class CreditRisk(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.register_buffer("mean", torch.tensor(mean))
-            self.register_buffer("std", torch.tensor(std))
+            # Frozen parameters rather than buffers: typed as tensors for mypy too.
+            self.mean = nn.Parameter(torch.tensor(mean), requires_grad=False)
+            self.std = nn.Parameter(torch.tensor(std), requires_grad=False)
             self.net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
 
         def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -139,63 +151,95 @@ def score(model_bytes: bytes, frame: pd.DataFrame) -> np.ndarray:
 
 def _check(response: httpx.Response, *ok: int) -> httpx.Response:
     if response.status_code not in ok:
-        raise RuntimeError(f"{response.request.method} {response.request.url}: "
-                           f"{response.status_code} {response.text[:500]}")
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url}: "
+            f"{response.status_code} {response.text[:500]}"
+        )
     return response
 
 
 def run_demo(
-    base_url: str, api_key: str, *, rows: int = 20_000, seed: int = 11, batch_size: int = 1000
+    base_url: str,
+    api_key: str,
+    *,
+    rows: int = 20_000,
+    seed: int = 11,
+    batch_size: int = 1000,
+    client: httpx.Client | None = None,
 ) -> dict[str, Any]:
     """Register the demo model (once) and post ``rows`` predictions and their labels."""
+    if client is None:
+        with httpx.Client(base_url=base_url, timeout=60) as own_client:
+            return run_demo(
+                base_url, api_key, rows=rows, seed=seed, batch_size=batch_size, client=own_client
+            )
     rng = np.random.default_rng(seed)
-    headers = {"Authorization": f"Bearer {api_key}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
-        existing = client.get(f"/v1/models/{MODEL}")
-        if existing.status_code == 404:
-            _check(client.post("/v1/models", json={
-                "name": MODEL, "task": "binary",
-                "description": "Demo: probability of default on a consumer loan.",
-            }), 201)
-        _check(existing, 200, 404)
-        version = client.get(f"/v1/models/{MODEL}/versions/{VERSION}")
-        if version.status_code == 404:
-            _check(client.post(f"/v1/models/{MODEL}/versions", json=schema()), 201)
-        model = train_model()
-        _check(client.put(
+    client.headers["Authorization"] = f"Bearer {api_key}"
+    existing = client.get(f"/v1/models/{MODEL}")
+    if existing.status_code == 404:
+        _check(
+            client.post(
+                "/v1/models",
+                json={
+                    "name": MODEL,
+                    "task": "binary",
+                    "description": "Demo: probability of default on a consumer loan.",
+                },
+            ),
+            201,
+        )
+    _check(existing, 200, 404)
+    version = client.get(f"/v1/models/{MODEL}/versions/{VERSION}")
+    if version.status_code == 404:
+        _check(client.post(f"/v1/models/{MODEL}/versions", json=schema()), 201)
+    model = train_model()
+    _check(
+        client.put(
             f"/v1/models/{MODEL}/versions/{VERSION}/artifact",
-            content=model.torchscript, headers={"Content-Type": "application/octet-stream"},
-        ), 200, 201)
-        reference = synthetic_rows(5000, rng)
-        reference["score"] = score(model.torchscript, reference)
-        reference["prediction"] = (reference["score"] >= 0.5).astype(int)
-        reference["label"] = (rng.random(len(reference)) < true_default_probability(reference)).astype(int)
-        _check(client.post(
+            content=model.torchscript,
+            headers={"Content-Type": "application/octet-stream"},
+        ),
+        200,
+        201,
+    )
+    reference = synthetic_rows(5000, rng)
+    reference["score"] = score(model.torchscript, reference)
+    reference["prediction"] = (reference["score"] >= 0.5).astype(int)
+    reference["label"] = (rng.random(len(reference)) < true_default_probability(reference)).astype(
+        int
+    )
+    _check(
+        client.post(
             f"/v1/models/{MODEL}/versions/{VERSION}/references",
             params={"name": "training-sample"},
             content=reference.to_csv(index=False).encode(),
             headers={"Content-Type": "text/csv"},
-        ), 200, 201)
+        ),
+        200,
+        201,
+    )
 
-        now = datetime.now(UTC).replace(microsecond=0)
-        start = now - timedelta(hours=24)
-        drifted = rows // 4
-        traffic = pd.concat(
-            [synthetic_rows(rows - drifted, rng), synthetic_rows(drifted, rng, income_shift=-0.35)],
-            ignore_index=True,
-        )
-        scores = score(model.torchscript, traffic)
-        truth = (rng.random(rows) < true_default_probability(traffic)).astype(int)
-        offsets = np.sort(rng.uniform(0, 24 * 3600, rows))
-        run_tag = f"demo-{int(now.timestamp())}"
-        stored = 0
-        for begin in range(0, rows, batch_size):
-            records = []
-            for i in range(begin, min(begin + batch_size, rows)):
-                row = traffic.iloc[i]
-                records.append({
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(hours=24)
+    drifted = rows // 4
+    traffic = pd.concat(
+        [synthetic_rows(rows - drifted, rng), synthetic_rows(drifted, rng, income_shift=-0.35)],
+        ignore_index=True,
+    )
+    scores = score(model.torchscript, traffic)
+    truth = (rng.random(rows) < true_default_probability(traffic)).astype(int)
+    offsets = np.sort(rng.uniform(0, 24 * 3600, rows))
+    run_tag = f"demo-{int(now.timestamp())}"
+    stored = 0
+    for begin in range(0, rows, batch_size):
+        records = []
+        for i in range(begin, min(begin + batch_size, rows)):
+            row = traffic.iloc[i]
+            records.append(
+                {
                     "event_id": f"{run_tag}-{i}",
-                    "model": MODEL, "version": VERSION,
+                    "model": MODEL,
+                    "version": VERSION,
                     "occurred_at": (start + timedelta(seconds=float(offsets[i]))).isoformat(),
                     "features": {
                         **{n: float(row[n]) for n in NUMERIC},
@@ -206,16 +250,29 @@ def run_demo(
                     "latency_ms": float(abs(rng.normal(4.0, 1.2))),
                     "compute_seconds": float(abs(rng.normal(0.003, 0.0008))),
                     "tags": {"source": "demo"},
-                })
-            result = _check(client.post(
-                "/v1/predictions", json={"records": records},
+                }
+            )
+        result = _check(
+            client.post(
+                "/v1/predictions",
+                json={"records": records},
                 headers={"Idempotency-Key": f"{run_tag}-batch-{begin}"},
-            ), 200).json()
-            stored += result["stored"]
-        labelled = [i for i in range(rows) if rng.random() < 0.7]
-        for begin in range(0, len(labelled), batch_size):
-            chunk = labelled[begin : begin + batch_size]
-            _check(client.post("/v1/labels", json={"labels": [
-                {"event_id": f"{run_tag}-{i}", "label": int(truth[i])} for i in chunk
-            ]}), 200)
+            ),
+            200,
+        ).json()
+        stored += result["stored"]
+    labelled = [i for i in range(rows) if rng.random() < 0.7]
+    for begin in range(0, len(labelled), batch_size):
+        chunk = labelled[begin : begin + batch_size]
+        _check(
+            client.post(
+                "/v1/labels",
+                json={
+                    "labels": [
+                        {"event_id": f"{run_tag}-{i}", "label": int(truth[i])} for i in chunk
+                    ]
+                },
+            ),
+            200,
+        )
     return {"model": MODEL, "version": VERSION, "predictions": stored, "labels": len(labelled)}

@@ -1,14 +1,14 @@
 """Expected failures as typed exceptions, rendered as RFC 9457 problem JSON.
 
-    VerityError
-     ├── BadRequest (400)
-     ├── Unauthorized (401)
-     ├── Forbidden (403)
-     ├── NotFound (404)
-     ├── Conflict (409)
-     ├── PayloadTooLarge (413)
-     ├── UnsupportedMediaType (415)
-     └── InvalidInput (422)
+VerityError
+ ├── BadRequest (400)
+ ├── Unauthorized (401)
+ ├── Forbidden (403)
+ ├── NotFound (404)
+ ├── Conflict (409)
+ ├── PayloadTooLarge (413)
+ ├── UnsupportedMediaType (415)
+ └── InvalidInput (422)
 """
 
 from __future__ import annotations

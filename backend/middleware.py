@@ -53,14 +53,15 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = (
-            self.max_upload_bytes if _UPLOAD_PATH.match(scope["path"]) else self.max_body_bytes
-        )
+        limit = self.max_upload_bytes if _UPLOAD_PATH.match(scope["path"]) else self.max_body_bytes
         headers = {k.lower(): v for k, v in scope["headers"]}
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_problem(
-                send, 413, "payload-too-large", "Payload too large",
+                send,
+                413,
+                "payload-too-large",
+                "Payload too large",
                 f"the request body is {int(declared)} bytes; the limit is {limit}",
             )
             return
@@ -70,7 +71,10 @@ class BodyLimitMiddleware:
             return
         if encoding != b"identity":
             await _send_problem(
-                send, 415, "unsupported-media-type", "Unsupported content encoding",
+                send,
+                415,
+                "unsupported-media-type",
+                "Unsupported content encoding",
                 f"Content-Encoding '{encoding.decode(errors='replace')}' is not supported; "
                 "send gzip or identity",
             )
@@ -102,7 +106,10 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await _send_problem(
-                send, 413, "payload-too-large", "Payload too large",
+                send,
+                413,
+                "payload-too-large",
+                "Payload too large",
                 f"the request body exceeds the limit of {limit} bytes",
             )
 
@@ -117,7 +124,10 @@ class BodyLimitMiddleware:
             more = message.get("more_body", False)
             if len(compressed) > limit:
                 await _send_problem(
-                    send, 413, "payload-too-large", "Payload too large",
+                    send,
+                    413,
+                    "payload-too-large",
+                    "Payload too large",
                     f"the request body exceeds the limit of {limit} bytes",
                 )
                 return
@@ -126,14 +136,20 @@ class BodyLimitMiddleware:
             body = inflater.decompress(bytes(compressed), limit + 1)
             if len(body) > limit or inflater.unconsumed_tail:
                 await _send_problem(
-                    send, 413, "payload-too-large", "Payload too large",
+                    send,
+                    413,
+                    "payload-too-large",
+                    "Payload too large",
                     f"the decompressed request body exceeds the limit of {limit} bytes",
                 )
                 return
             body += inflater.flush()
         except zlib.error as exc:
             await _send_problem(
-                send, 400, "bad-request", "Bad request",
+                send,
+                400,
+                "bad-request",
+                "Bad request",
                 f"the body is not valid gzip: {exc}",
             )
             return

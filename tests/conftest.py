@@ -25,7 +25,9 @@ def new_database_url(backend: str, directory: Path) -> str:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     url = new_database_url(request.param, tmp_path_factory.mktemp(request.param))
     upgrade(url)
     yield url

@@ -79,7 +79,9 @@ def register_model(
     return response.json()
 
 
-def record(i: int, *, model: str = "churn", version: str = "v1", **overrides: Any) -> dict[str, Any]:
+def record(
+    i: int, *, model: str = "churn", version: str = "v1", **overrides: Any
+) -> dict[str, Any]:
     base: dict[str, Any] = {
         "event_id": f"evt-{i}",
         "model": model,
@@ -98,10 +100,14 @@ def record(i: int, *, model: str = "churn", version: str = "v1", **overrides: An
 
 def counts(database: Database, project_id: int) -> dict[str, int]:
     with database.transaction(read_only=True) as session:
+
         def count(model: Any) -> int:
-            return session.scalar(
-                select(func.count()).select_from(model).where(model.project_id == project_id)
-            ) or 0
+            return (
+                session.scalar(
+                    select(func.count()).select_from(model).where(model.project_id == project_id)
+                )
+                or 0
+            )
 
         return {
             "predictions": count(Prediction),

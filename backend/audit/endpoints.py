@@ -28,14 +28,26 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     rows = service.list_events(
-        session, project_id=actor.project_id, action=action, actor=actor_label,
-        subject=subject, since=since, until=until, after_seq=after_seq, limit=limit + 1,
+        session,
+        project_id=actor.project_id,
+        action=action,
+        actor=actor_label,
+        subject=subject,
+        since=since,
+        until=until,
+        after_seq=after_seq,
+        limit=limit + 1,
     )
     items = [
         AuditEventRead(
-            seq=event.seq, actor=event.actor, action=event.action, subject=event.subject,
-            occurred_at=event.occurred_at, payload_sha256=event.payload_sha256,
-            prev_hash=event.prev_hash, hash=event.hash,
+            seq=event.seq,
+            actor=event.actor,
+            action=event.action,
+            subject=event.subject,
+            occurred_at=event.occurred_at,
+            payload_sha256=event.payload_sha256,
+            prev_hash=event.prev_hash,
+            hash=event.hash,
             payload=orjson.loads(body) if body is not None else None,
         )
         for event, body in rows[:limit]

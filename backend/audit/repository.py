@@ -44,8 +44,7 @@ def iter_chain(
         .order_by(AuditEvent.seq, AuditEvent.id)
         .execution_options(yield_per=batch_size)
     )
-    for event, body in session.execute(statement):
-        yield event, body
+    yield from session.execute(statement).tuples()
 
 
 def list_events(
@@ -60,7 +59,7 @@ def list_events(
     after_seq: int | None,
     limit: int,
 ) -> Sequence[tuple[AuditEvent, str | None]]:
-    statement: Select[tuple[AuditEvent, str | None]] = (
+    statement: Select[tuple[AuditEvent, str]] = (
         select(AuditEvent, AuditPayload.body)
         .outerjoin(AuditPayload, AuditPayload.audit_event_id == AuditEvent.id)
         .where(AuditEvent.project_id == project_id)

@@ -106,4 +106,3 @@ def list_events(
         after_seq=after_seq,
         limit=limit,
     )
-

@@ -38,9 +38,7 @@ def get_model(model: str, session: DbSession, actor: CatalogReader) -> ModelRead
     return ModelRead.model_validate(service.get_model(session, actor=actor, name=model))
 
 
-@router.post(
-    "/{model}/versions", status_code=status.HTTP_201_CREATED, response_model=VersionRead
-)
+@router.post("/{model}/versions", status_code=status.HTTP_201_CREATED, response_model=VersionRead)
 def create_version(
     model: str, version_in: VersionCreate, session: DbSession, actor: CatalogWriter
 ) -> VersionRead:
@@ -80,7 +78,9 @@ def list_references(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
             "description": "A TorchScript archive (torch.jit.save). Pickles are refused.",
         }
     },

@@ -56,7 +56,9 @@ def content_sha256(frame: pd.DataFrame) -> str:
     columns = sorted(frame.columns)
     ordered = frame[columns]
     for row in ordered.itertuples(index=False, name=None):
-        digest.update(orjson.dumps(dict(zip(columns, row, strict=True)), option=orjson.OPT_SORT_KEYS))
+        digest.update(
+            orjson.dumps(dict(zip(columns, row, strict=True)), option=orjson.OPT_SORT_KEYS)
+        )
         digest.update(b"\n")
     return digest.hexdigest()
 
@@ -75,6 +77,7 @@ def _read(data: bytes, fmt: str) -> pd.DataFrame:
             return pd.read_csv(io.BytesIO(data), keep_default_na=True)
         if fmt == "parquet":
             return pd.read_parquet(io.BytesIO(data))
+        rows: Any
         if fmt == "ndjson":
             rows = [orjson.loads(line) for line in data.splitlines() if line.strip()]
         else:
@@ -82,13 +85,15 @@ def _read(data: bytes, fmt: str) -> pd.DataFrame:
             rows = document.get("rows") if isinstance(document, dict) else document
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise InvalidInput(
-                "JSON reference data must be a list of row objects, or {\"rows\": [...]}"
+                'JSON reference data must be a list of row objects, or {"rows": [...]}'
             )
         return pd.DataFrame.from_records(rows)
     except InvalidInput:
         raise
     except Exception as exc:
-        raise InvalidInput(f"could not read the {fmt} data: {str(exc).splitlines()[0][:300]}") from exc
+        raise InvalidInput(
+            f"could not read the {fmt} data: {str(exc).splitlines()[0][:300]}"
+        ) from exc
 
 
 def _validate_and_normalize(
@@ -105,7 +110,10 @@ def _validate_and_normalize(
         errors.append({"field": ",".join(missing), "message": "feature column(s) missing"})
     if unknown:
         errors.append(
-            {"field": ",".join(map(str, unknown)), "message": "column(s) not in the version's schema"}
+            {
+                "field": ",".join(map(str, unknown)),
+                "message": "column(s) not in the version's schema",
+            }
         )
     if errors:
         raise InvalidInput("the reference dataset does not match the schema", errors=errors)

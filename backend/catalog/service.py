@@ -6,13 +6,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.audit import service as audit_service
+from backend.audit.chain import sha256_hex
 from backend.auth.actor import Actor
 from backend.catalog import repository
 from backend.catalog.artifacts import validate_torchscript
 from backend.catalog.reference_io import parse_reference, source_format, to_parquet
 from backend.catalog.schemas import ModelCreate, Task, VersionCreate
 from backend.catalog.storage import ArtifactStore
-from backend.audit.chain import sha256_hex
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import Model, ModelVersion, ReferenceDataset
 from backend.models.base import utcnow

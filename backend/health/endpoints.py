@@ -28,13 +28,17 @@ def readyz(request: Request) -> dict[str, str] | Response:
         current = current_revision(database.engine)
     except Exception as exc:
         return problem(
-            503, slug="not-ready", title="Not ready",
+            503,
+            slug="not-ready",
+            title="Not ready",
             detail=f"database unreachable: {type(exc).__name__}",
         )
     head = head_revision()
     if current != head:
         return problem(
-            503, slug="not-ready", title="Not ready",
+            503,
+            slug="not-ready",
+            title="Not ready",
             detail=f"database schema is at {current}, code expects {head}; run 'verity db upgrade'",
         )
     return {"status": "ready", "schema": head or ""}

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -45,7 +44,10 @@ def _idempotent(
     body_sha256: str = request.state.body_sha256
     if key is not None:
         replay = idempotency.find_replay(
-            session, project_id=actor.project_id, key=key, endpoint=endpoint,
+            session,
+            project_id=actor.project_id,
+            key=key,
+            endpoint=endpoint,
             request_sha256=body_sha256,
         )
         if replay is not None:
@@ -55,8 +57,12 @@ def _idempotent(
     result = work(body_sha256)
     if key is not None:
         idempotency.remember(
-            session, project_id=actor.project_id, key=key, endpoint=endpoint,
-            request_sha256=body_sha256, status_code=status.HTTP_200_OK,
+            session,
+            project_id=actor.project_id,
+            key=key,
+            endpoint=endpoint,
+            request_sha256=body_sha256,
+            status_code=status.HTTP_200_OK,
             body=result.model_dump(mode="json"),
         )
     return result
@@ -75,8 +81,12 @@ def ingest_predictions(
     record and field). Timestamps without a zone are taken as UTC."""
     limit = request.app.state.settings.ingest.max_batch_records
     return _idempotent(
-        session, actor=actor, key=idempotency_key, endpoint="predictions",
-        request=request, response=response,
+        session,
+        actor=actor,
+        key=idempotency_key,
+        endpoint="predictions",
+        request=request,
+        response=response,
         work=lambda sha: service.ingest_predictions(
             session, actor=actor, batch=batch, body_sha256=sha, max_records=limit
         ),
@@ -95,8 +105,12 @@ def ingest_labels(
     """Ground truth, joined to predictions by event_id whether it arrives before or after."""
     limit = request.app.state.settings.ingest.max_batch_records
     return _idempotent(
-        session, actor=actor, key=idempotency_key, endpoint="labels",
-        request=request, response=response,
+        session,
+        actor=actor,
+        key=idempotency_key,
+        endpoint="labels",
+        request=request,
+        response=response,
         work=lambda sha: service.ingest_labels(
             session, actor=actor, batch=batch, body_sha256=sha, max_records=limit
         ),
@@ -115,8 +129,14 @@ def search_predictions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PredictionPage:
     return service.search_predictions(
-        session, actor=actor, model=model, version=version, start=start, end=end,
-        cursor=cursor, limit=limit,
+        session,
+        actor=actor,
+        model=model,
+        version=version,
+        start=start,
+        end=end,
+        cursor=cursor,
+        limit=limit,
     )
 
 

@@ -44,7 +44,9 @@ def prediction_versions(
                 select(Prediction.event_id, Prediction.model_version_id).where(
                     Prediction.project_id == project_id, Prediction.event_id.in_(chunk)
                 )
-            ).tuples().all()
+            )
+            .tuples()
+            .all()
         )
     return found
 
@@ -63,7 +65,9 @@ def versions_with_models(
     return [(model, version) for model, version in rows]
 
 
-def existing_labels(session: Session, *, project_id: int, event_ids: Sequence[str]) -> dict[str, Any]:
+def existing_labels(
+    session: Session, *, project_id: int, event_ids: Sequence[str]
+) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for chunk in _chunks(event_ids):
         found.update(
@@ -71,7 +75,9 @@ def existing_labels(session: Session, *, project_id: int, event_ids: Sequence[st
                 select(Label.event_id, Label.label).where(
                     Label.project_id == project_id, Label.event_id.in_(chunk)
                 )
-            ).tuples().all()
+            )
+            .tuples()
+            .all()
         )
     return found
 
@@ -101,7 +107,8 @@ def _prediction_query(project_id: int) -> Select[Any]:
         .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
         .join(Model, Model.id == ModelVersion.model_id)
         .outerjoin(
-            Label, and_(Label.project_id == Prediction.project_id, Label.event_id == Prediction.event_id)
+            Label,
+            and_(Label.project_id == Prediction.project_id, Label.event_id == Prediction.event_id),
         )
         .where(Prediction.project_id == project_id)
     )

@@ -51,18 +51,24 @@ def ingest_predictions(
     resolved = catalog_repository.find_versions(
         session, project_id=actor.project_id, pairs={(r.model, r.version) for r in records}
     )
-    schemas = {pair: CompiledSchema.of(model, version) for pair, (model, version) in resolved.items()}
+    schemas = {
+        pair: CompiledSchema.of(model, version) for pair, (model, version) in resolved.items()
+    }
     errors = ErrorList()
     first_index: dict[str, int] = {}
     received_at = utcnow()
     rows: list[dict[str, Any]] = []
     for index, record in enumerate(records):
         if (seen := first_index.setdefault(record.event_id, index)) != index:
-            errors.add(index, record.event_id, "event_id", f"duplicates record {seen} of this batch")
+            errors.add(
+                index, record.event_id, "event_id", f"duplicates record {seen} of this batch"
+            )
         schema = schemas.get((record.model, record.version))
         if schema is None:
             errors.add(
-                index, record.event_id, "model",
+                index,
+                record.event_id,
+                "model",
                 f"no model '{record.model}' with version '{record.version}' in this project",
             )
             continue

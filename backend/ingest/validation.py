@@ -37,9 +37,7 @@ class CompiledSchema:
             task=Task(model.task),
             names=frozenset(f["name"] for f in features),
             numeric=tuple(f["name"] for f in features if f["dtype"] == FeatureType.NUMERIC),
-            categorical=tuple(
-                f["name"] for f in features if f["dtype"] == FeatureType.CATEGORICAL
-            ),
+            categorical=tuple(f["name"] for f in features if f["dtype"] == FeatureType.CATEGORICAL),
             classes_by_text={str(c): c for c in classes},
             class_texts=tuple(str(c) for c in classes),
         )
@@ -77,11 +75,15 @@ def check_features(
             continue
         if not _is_number(value):
             errors.add(
-                index, record.event_id, f"features.{name}",
+                index,
+                record.event_id,
+                f"features.{name}",
                 f"expected a number, got {type(value).__name__}",
             )
         elif not math.isfinite(value):
-            errors.add(index, record.event_id, f"features.{name}", "NaN and infinity are not allowed")
+            errors.add(
+                index, record.event_id, f"features.{name}", "NaN and infinity are not allowed"
+            )
     for name in schema.categorical:
         value = features.get(name)
         if value is None or isinstance(value, str | int):
@@ -89,7 +91,9 @@ def check_features(
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             continue
         errors.add(
-            index, record.event_id, f"features.{name}",
+            index,
+            record.event_id,
+            f"features.{name}",
             f"expected a category (string or integer), got {type(value).__name__}",
         )
 
@@ -101,7 +105,9 @@ def normalize_outputs(
     class label and the probabilities keyed by class label text."""
     event_id = record.event_id
     if schema.task == Task.REGRESSION:
-        if not _is_number(record.prediction) or not math.isfinite(record.prediction):
+        value = record.prediction
+        finite = isinstance(value, int | float) and math.isfinite(value)
+        if isinstance(value, bool) or not finite:
             errors.add(index, event_id, "prediction", "a regression prediction is a finite number")
         if record.probabilities is not None:
             errors.add(index, event_id, "probabilities", "not allowed for a regression model")
@@ -110,7 +116,9 @@ def normalize_outputs(
     prediction = schema.classes_by_text.get(_label_text(record.prediction))
     if prediction is None:
         errors.add(
-            index, event_id, "prediction",
+            index,
+            event_id,
+            "prediction",
             f"'{record.prediction}' is not one of the classes {list(schema.class_texts)}",
         )
     if record.score is not None and not 0.0 <= record.score <= 1.0:
@@ -134,7 +142,9 @@ def _probabilities(
     if isinstance(given, list):
         if len(given) != len(schema.class_texts):
             errors.add(
-                index, record.event_id, "probabilities",
+                index,
+                record.event_id,
+                "probabilities",
                 f"expected {len(schema.class_texts)} values, one per class, got {len(given)}",
             )
             return None
@@ -147,9 +157,10 @@ def _probabilities(
         by_class = given
     if any(not 0.0 <= p <= 1.0 for p in by_class.values()):
         errors.add(index, record.event_id, "probabilities", "each probability lies in [0, 1]")
-    elif len(by_class) == len(schema.class_texts) and abs(
-        sum(by_class.values()) - 1.0
-    ) > PROBABILITY_TOLERANCE:
+    elif (
+        len(by_class) == len(schema.class_texts)
+        and abs(sum(by_class.values()) - 1.0) > PROBABILITY_TOLERANCE
+    ):
         errors.add(index, record.event_id, "probabilities", "probabilities must sum to 1")
     return by_class
 

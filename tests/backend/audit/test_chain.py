@@ -21,7 +21,9 @@ def _verify(client, tenant):
 @pytest.fixture
 def chain(client, tenant):
     register_model(client, tenant)
-    client.post("/v1/predictions", json={"records": [record(1)]}, headers=tenant.headers(Role.INGEST))
+    client.post(
+        "/v1/predictions", json={"records": [record(1)]}, headers=tenant.headers(Role.INGEST)
+    )
     result = _verify(client, tenant)
     assert result["ok"] and result["events"] >= 8
     return result
@@ -36,7 +38,9 @@ def _event(session, tenant, seq):
 def edit_payload(session, tenant):
     event = _event(session, tenant, 3)
     session.execute(
-        update(AuditPayload).where(AuditPayload.audit_event_id == event.id).values(body='{"role":"admin"}')
+        update(AuditPayload)
+        .where(AuditPayload.audit_event_id == event.id)
+        .values(body='{"role":"admin"}')
     )
     return 3, "payload"
 
@@ -73,20 +77,36 @@ def insert_forged_row(session, tenant):
         select(AuditEvent).where(AuditEvent.project_id == tenant.project_id, AuditEvent.seq >= 4)
     ).all()
     for row in rows:
-        session.execute(update(AuditEvent).where(AuditEvent.id == row.id).values(seq=row.seq + 100_000))
+        session.execute(
+            update(AuditEvent).where(AuditEvent.id == row.id).values(seq=row.seq + 100_000)
+        )
     for row in rows:
-        session.execute(update(AuditEvent).where(AuditEvent.id == row.id).values(seq=row.seq - 100_000 + 1))
+        session.execute(
+            update(AuditEvent).where(AuditEvent.id == row.id).values(seq=row.seq - 100_000 + 1)
+        )
     previous = _event(session, tenant, 3)
     body = '{"name":"backdoor","role":"admin"}'
     link = ChainLink(
-        project_id=tenant.project_id, seq=4, actor="cli:root", action="api_key.create",
-        subject="api_key:forged", occurred_at=previous.occurred_at, payload_sha256=sha256_hex(body),
-        prev_hash=previous.hash, hash="",
+        project_id=tenant.project_id,
+        seq=4,
+        actor="cli:root",
+        action="api_key.create",
+        subject="api_key:forged",
+        occurred_at=previous.occurred_at,
+        payload_sha256=sha256_hex(body),
+        prev_hash=previous.hash,
+        hash="",
     )
     forged = AuditEvent(
-        project_id=tenant.project_id, seq=4, actor=link.actor, action=link.action,
-        subject=link.subject, occurred_at=link.occurred_at, payload_sha256=link.payload_sha256,
-        prev_hash=link.prev_hash, hash=link_hash(link.prev_hash, link.header()),
+        project_id=tenant.project_id,
+        seq=4,
+        actor=link.actor,
+        action=link.action,
+        subject=link.subject,
+        occurred_at=link.occurred_at,
+        payload_sha256=link.payload_sha256,
+        prev_hash=link.prev_hash,
+        hash=link_hash(link.prev_hash, link.header()),
     )
     session.add(forged)
     session.flush()
@@ -96,21 +116,33 @@ def insert_forged_row(session, tenant):
 
 def append_garbage_row(session, tenant):
     last = session.scalars(
-        select(AuditEvent).where(AuditEvent.project_id == tenant.project_id).order_by(AuditEvent.seq.desc())
+        select(AuditEvent)
+        .where(AuditEvent.project_id == tenant.project_id)
+        .order_by(AuditEvent.seq.desc())
     ).first()
     session.add(
         AuditEvent(
-            project_id=tenant.project_id, seq=last.seq + 1, actor="x", action="alert.ack", subject="s",
-            occurred_at=last.occurred_at, payload_sha256="0" * 64, prev_hash=last.hash, hash="f" * 64,
+            project_id=tenant.project_id,
+            seq=last.seq + 1,
+            actor="x",
+            action="alert.ack",
+            subject="s",
+            occurred_at=last.occurred_at,
+            payload_sha256="0" * 64,
+            prev_hash=last.hash,
+            hash="f" * 64,
         )
     )
     return last.seq + 1, "hash does not match"
 
 
 @pytest.mark.parametrize(
-    "tamper", [edit_payload, edit_header, delete_row, swap_rows, insert_forged_row, append_garbage_row]
+    "tamper",
+    [edit_payload, edit_header, delete_row, swap_rows, insert_forged_row, append_garbage_row],
 )
-def test_tampering_is_caught_naming_the_first_bad_seq(client, database, tenant, chain, tamper, monkeypatch):
+def test_tampering_is_caught_naming_the_first_bad_seq(
+    client, database, tenant, chain, tamper, monkeypatch
+):
     with database.transaction() as session:
         bad_seq, reason = tamper(session, tenant)
     result = _verify(client, tenant)
@@ -150,28 +182,48 @@ def test_payloads_removed_by_retention_do_not_break_the_chain(client, database, 
 
 
 def test_every_mutation_is_audited_in_order(client, tenant, chain):
-    events = client.get("/v1/audit", params={"limit": 1000}, headers=tenant.headers(Role.COMPLIANCE)).json()["items"]
+    events = client.get(
+        "/v1/audit", params={"limit": 1000}, headers=tenant.headers(Role.COMPLIANCE)
+    ).json()["items"]
     actions = [e["action"] for e in events]
     assert actions[0] == "project.create"
     assert actions[1:5] == ["api_key.create"] * 4
     assert actions[5:] == ["model.create", "model_version.create", "predictions.ingest"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    page = client.get("/v1/audit", params={"limit": 3}, headers=tenant.headers(Role.COMPLIANCE)).json()
+    page = client.get(
+        "/v1/audit", params={"limit": 3}, headers=tenant.headers(Role.COMPLIANCE)
+    ).json()
     assert [e["seq"] for e in page["items"]] == [1, 2, 3] and page["next_after_seq"] == 3
-    nxt = client.get("/v1/audit", params={"after_seq": 3, "limit": 3}, headers=tenant.headers(Role.COMPLIANCE)).json()
+    nxt = client.get(
+        "/v1/audit", params={"after_seq": 3, "limit": 3}, headers=tenant.headers(Role.COMPLIANCE)
+    ).json()
     assert [e["seq"] for e in nxt["items"]] == [4, 5, 6]
 
 
 def test_a_rejected_request_writes_no_audit_event(client, tenant, chain):
     before = _verify(client, tenant)["events"]
-    bad = client.post("/v1/predictions", json={"records": [record(2, score=9.0)]}, headers=tenant.headers(Role.INGEST))
+    bad = client.post(
+        "/v1/predictions",
+        json={"records": [record(2, score=9.0)]},
+        headers=tenant.headers(Role.INGEST),
+    )
     assert bad.status_code == 422
     assert _verify(client, tenant)["events"] == before
 
 
 def test_verify_chain_is_pure_and_checks_the_genesis_link():
     body = "{}"
-    link = ChainLink(1, 1, "a", "x", "s", __import__("datetime").datetime(2026, 1, 1), sha256_hex(body), GENESIS_HASH, "")
+    link = ChainLink(
+        1,
+        1,
+        "a",
+        "x",
+        "s",
+        __import__("datetime").datetime(2026, 1, 1),
+        sha256_hex(body),
+        GENESIS_HASH,
+        "",
+    )
     good = ChainLink(**{**link.__dict__, "hash": link_hash(GENESIS_HASH, link.header())})
     assert verify_chain([(good, body)]).ok
     wrong_genesis = ChainLink(**{**good.__dict__, "prev_hash": "1" * 64})

@@ -42,12 +42,17 @@ def test_the_matrix_covers_every_route(settings):
 
 def _call(client, method, path, headers, *, key_id=1):
     url = (
-        path.replace("{model}", "churn").replace("{version}", "v1")
-        .replace("{event_id}", "evt-1").replace("{key_id}", str(key_id))
+        path.replace("{model}", "churn")
+        .replace("{version}", "v1")
+        .replace("{event_id}", "evt-1")
+        .replace("{key_id}", str(key_id))
     )
     kwargs = {}
     if path.endswith("/artifact"):
-        kwargs = {"content": tiny_torchscript(3), "headers": {**headers, "Content-Type": "application/octet-stream"}}
+        kwargs = {
+            "content": tiny_torchscript(3),
+            "headers": {**headers, "Content-Type": "application/octet-stream"},
+        }
     elif path.endswith("/references") and method == "POST":
         csv = "f_num_a,f_num_b,color,group\n1,2,red,g\n"
         kwargs = {"content": csv.encode(), "headers": {**headers, "Content-Type": "text/csv"}}
@@ -69,7 +74,9 @@ def _call(client, method, path, headers, *, key_id=1):
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_gets_exactly_its_permissions(client, tenant, role):
     register_model(client, tenant)
-    client.post("/v1/predictions", json={"records": [record(1)]}, headers=tenant.headers(Role.INGEST))
+    client.post(
+        "/v1/predictions", json={"records": [record(1)]}, headers=tenant.headers(Role.INGEST)
+    )
     keys = client.get("/v1/keys", headers=tenant.headers()).json()
     spare = next(k for k in keys if k["role"] == "viewer")
     for method, path, permission in ENDPOINTS:
@@ -84,14 +91,24 @@ def test_each_role_gets_exactly_its_permissions(client, tenant, role):
 
 def test_another_projects_key_never_sees_or_changes_rows(client, database, tenant, other_tenant):
     register_model(client, tenant)
-    client.post("/v1/predictions", json={"records": [record(1), record(2)]}, headers=tenant.headers(Role.INGEST))
-    client.post("/v1/labels", json={"labels": [{"event_id": "evt-1", "label": 1}]}, headers=tenant.headers(Role.INGEST))
+    client.post(
+        "/v1/predictions",
+        json={"records": [record(1), record(2)]},
+        headers=tenant.headers(Role.INGEST),
+    )
+    client.post(
+        "/v1/labels",
+        json={"labels": [{"event_id": "evt-1", "label": 1}]},
+        headers=tenant.headers(Role.INGEST),
+    )
     own_keys = client.get("/v1/keys", headers=tenant.headers()).json()
     before = counts(database, tenant.project_id)
     versions_before = client.get("/v1/models/churn/versions", headers=tenant.headers()).json()
 
     for method, path, _ in ENDPOINTS:
-        response = _call(client, method, path, other_tenant.headers(Role.ADMIN), key_id=own_keys[0]["id"])
+        response = _call(
+            client, method, path, other_tenant.headers(Role.ADMIN), key_id=own_keys[0]["id"]
+        )
         assert response.status_code < 500, (method, path, response.text)
         if "{model}" in path or "{event_id}" in path or "{key_id}" in path:
             assert response.status_code == 404, (method, path, response.status_code)
@@ -103,8 +120,12 @@ def test_another_projects_key_never_sees_or_changes_rows(client, database, tenan
             assert response.status_code == 422  # churn/v1 does not exist in that project
 
     assert counts(database, tenant.project_id) == before
-    assert client.get("/v1/models/churn/versions", headers=tenant.headers()).json() == versions_before
-    assert all(k["revoked_at"] is None for k in client.get("/v1/keys", headers=tenant.headers()).json())
+    assert (
+        client.get("/v1/models/churn/versions", headers=tenant.headers()).json() == versions_before
+    )
+    assert all(
+        k["revoked_at"] is None for k in client.get("/v1/keys", headers=tenant.headers()).json()
+    )
     own = client.get("/v1/predictions/evt-1", headers=tenant.headers(Role.VIEWER)).json()
     assert own["label"] == 1
 
@@ -113,7 +134,9 @@ def test_same_event_id_in_two_projects_is_two_predictions(client, database, tena
     register_model(client, tenant)
     register_model(client, other_tenant)
     for t in (tenant, other_tenant):
-        response = client.post("/v1/predictions", json={"records": [record(1)]}, headers=t.headers(Role.INGEST))
+        response = client.post(
+            "/v1/predictions", json={"records": [record(1)]}, headers=t.headers(Role.INGEST)
+        )
         assert response.json()["stored"] == 1
 
 
@@ -134,46 +157,81 @@ def test_missing_or_bad_keys_are_401(client, headers, detail):
 def test_wrong_secret_with_a_real_prefix_is_401(client, tenant):
     token = tenant.tokens[Role.ADMIN]
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    assert client.get("/v1/models", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    assert (
+        client.get("/v1/models", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    )
 
 
 def test_expired_and_revoked_keys_are_401(client, database, tenant):
-    created = client.post("/v1/keys", json={"name": "temp", "role": "viewer", "expires_in_days": 1}, headers=tenant.headers())
+    created = client.post(
+        "/v1/keys",
+        json={"name": "temp", "role": "viewer", "expires_in_days": 1},
+        headers=tenant.headers(),
+    )
     assert created.status_code == 201
     token = created.json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/v1/models", headers=headers).status_code == 200
     with database.transaction() as session:
         session.execute(
-            update(ApiKey).where(ApiKey.id == created.json()["id"]).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            update(ApiKey)
+            .where(ApiKey.id == created.json()["id"])
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
     response = client.get("/v1/models", headers=headers)
     assert response.status_code == 401 and "expired" in response.json()["detail"]
 
-    second = client.post("/v1/keys", json={"name": "t2", "role": "viewer"}, headers=tenant.headers()).json()
+    second = client.post(
+        "/v1/keys", json={"name": "t2", "role": "viewer"}, headers=tenant.headers()
+    ).json()
     headers = {"X-API-Key": second["token"]}
     assert client.get("/v1/models", headers=headers).status_code == 200
     revoked = client.post(f"/v1/keys/{second['id']}/revoke", headers=tenant.headers())
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     response = client.get("/v1/models", headers=headers)
     assert response.status_code == 401 and "revoked" in response.json()["detail"]
-    assert client.post(f"/v1/keys/{second['id']}/revoke", headers=tenant.headers()).status_code == 409
+    assert (
+        client.post(f"/v1/keys/{second['id']}/revoke", headers=tenant.headers()).status_code == 409
+    )
 
 
 def test_keys_are_stored_as_hmac_only(client, database, tenant):
-    created = client.post("/v1/keys", json={"name": "x", "role": "ingest"}, headers=tenant.headers()).json()
+    created = client.post(
+        "/v1/keys", json={"name": "x", "role": "ingest"}, headers=tenant.headers()
+    ).json()
     secret = created["token"].split("_", 2)[2]
     with database.transaction(read_only=True) as session:
         key = session.get(ApiKey, created["id"])
         assert secret not in key.secret_hmac and len(key.secret_hmac) == 64
     listed = client.get("/v1/keys", headers=tenant.headers()).text
     assert secret not in listed and "token" not in listed
-    events = client.get("/v1/audit", params={"action": "api_key.create"}, headers=tenant.headers()).text
+    events = client.get(
+        "/v1/audit", params={"action": "api_key.create"}, headers=tenant.headers()
+    ).text
     assert secret not in events
 
 
 def test_key_creation_validation(client, tenant):
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    assert client.post("/v1/keys", json={"name": "x", "role": "viewer", "expires_at": past}, headers=tenant.headers()).status_code == 422
-    assert client.post("/v1/keys", json={"name": "x", "role": "root"}, headers=tenant.headers()).status_code == 422
-    assert client.post("/v1/keys", json={"name": "x", "role": "viewer", "project_id": 1}, headers=tenant.headers()).status_code == 422
+    assert (
+        client.post(
+            "/v1/keys",
+            json={"name": "x", "role": "viewer", "expires_at": past},
+            headers=tenant.headers(),
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/v1/keys", json={"name": "x", "role": "root"}, headers=tenant.headers()
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/v1/keys",
+            json={"name": "x", "role": "viewer", "project_id": 1},
+            headers=tenant.headers(),
+        ).status_code
+        == 422
+    )

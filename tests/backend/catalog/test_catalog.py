@@ -25,7 +25,9 @@ def test_register_model_and_version(client, tenant):
 
 def test_duplicate_model_and_version_are_conflicts(client, tenant):
     register_model(client, tenant)
-    again = client.post("/v1/models", json={"name": "churn", "task": "binary"}, headers=tenant.headers())
+    again = client.post(
+        "/v1/models", json={"name": "churn", "task": "binary"}, headers=tenant.headers()
+    )
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
     again = client.post("/v1/models/churn/versions", json=SCHEMA, headers=tenant.headers())
@@ -39,14 +41,20 @@ def test_duplicate_model_and_version_are_conflicts(client, tenant):
         ("multiclass", {"class_labels": None}, "class_labels"),
         ("binary", {"class_labels": ["a", "b", "c"]}, "class_labels"),
         ("binary", {"positive_class": 7}, "positive_class"),
-        ("binary", {"features": [{"name": "x", "dtype": "numeric"}, {"name": "x", "dtype": "numeric"}]}, "features"),
+        (
+            "binary",
+            {"features": [{"name": "x", "dtype": "numeric"}, {"name": "x", "dtype": "numeric"}]},
+            "features",
+        ),
         ("binary", {"features": [{"name": "c", "dtype": "categorical"}]}, "features"),
         ("binary", {"features": [{"name": "label", "dtype": "numeric"}]}, "features"),
     ],
 )
 def test_invalid_version_schemas_are_422_naming_the_field(client, tenant, task, patch, field):
     client.post("/v1/models", json={"name": "m", "task": task}, headers=tenant.headers())
-    response = client.post("/v1/models/m/versions", json={**SCHEMA, **patch}, headers=tenant.headers())
+    response = client.post(
+        "/v1/models/m/versions", json={**SCHEMA, **patch}, headers=tenant.headers()
+    )
     assert response.status_code == 422, response.text
     assert field in json.dumps(response.json()["errors"])
 
@@ -73,9 +81,7 @@ def test_torchscript_artifact_is_stored_with_its_sha256(client, tenant, settings
     assert client.put(url, content=data, headers=headers).status_code == 200
     other = client.put(url, content=tiny_torchscript(3) + b"", headers=headers)
     assert other.status_code == 200  # same bytes: deterministic seed
-    different = client.put(
-        url, content=_torchscript_with_seed(3, seed=5), headers=headers
-    )
+    different = client.put(url, content=_torchscript_with_seed(3, seed=5), headers=headers)
     assert different.status_code == 409
 
 
@@ -154,11 +160,16 @@ def test_reference_dataset_hash_is_the_same_for_csv_parquet_and_json(client, ten
     bodies = [
         ("text/csv", frame.to_csv(index=False).encode()),
         ("application/vnd.apache.parquet", parquet.getvalue()),
-        ("application/json", json.dumps({"rows": json.loads(frame.to_json(orient="records"))}).encode()),
+        (
+            "application/json",
+            json.dumps({"rows": json.loads(frame.to_json(orient="records"))}).encode(),
+        ),
     ]
     hashes = []
     for index, (content_type, body) in enumerate(bodies):
-        response = client.post(url, content=body, headers={**tenant.headers(), "Content-Type": content_type})
+        response = client.post(
+            url, content=body, headers={**tenant.headers(), "Content-Type": content_type}
+        )
         assert response.status_code == (201 if index == 0 else 200), response.text
         hashes.append(response.json()["content_sha256"])
         assert response.json()["row_count"] == 3
@@ -194,7 +205,9 @@ def test_invalid_reference_datasets_are_refused(client, tenant, mutate, expected
 
 
 def counts_refs(client, tenant):
-    return len(client.get("/v1/models/churn/versions/v1/references", headers=tenant.headers()).json())
+    return len(
+        client.get("/v1/models/churn/versions/v1/references", headers=tenant.headers()).json()
+    )
 
 
 def test_reference_with_unknown_content_type_is_415(client, tenant, database):

@@ -22,9 +22,20 @@ def test_readyz_is_503_before_migrations(settings, tmp_path):
 
 def test_metrics_count_ingested_and_rejected_rows_and_latency(client, tenant):
     register_model(client, tenant)
-    client.post("/v1/predictions", json={"records": [record(1), record(2)]}, headers=tenant.headers(Role.INGEST))
-    client.post("/v1/predictions", json={"records": [record(3, score=5.0)]}, headers=tenant.headers(Role.INGEST))
+    client.post(
+        "/v1/predictions",
+        json={"records": [record(1), record(2)]},
+        headers=tenant.headers(Role.INGEST),
+    )
+    client.post(
+        "/v1/predictions",
+        json={"records": [record(3, score=5.0)]},
+        headers=tenant.headers(Role.INGEST),
+    )
     text = client.get("/metrics").text
     assert 'verity_ingested_rows_total{kind="prediction"}' in text
     assert 'verity_rejected_rows_total{kind="prediction"}' in text
-    assert 'verity_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/v1/predictions",status="200"}' in text
+    assert (
+        'verity_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/v1/predictions",status="200"}'
+        in text
+    )

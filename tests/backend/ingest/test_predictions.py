@@ -1,6 +1,7 @@
 import gzip
 import json
 import math
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,12 @@ def post(client, tenant, records, role=Role.INGEST, **headers):
 def test_a_batch_is_stored_and_counted(client, tenant, database, model):
     response = post(client, tenant, [record(i) for i in range(50)])
     assert response.status_code == 200, response.text
-    assert response.json() == {"received": 50, "stored": 50, "duplicates": 0, "duplicate_event_ids": []}
+    assert response.json() == {
+        "received": 50,
+        "stored": 50,
+        "duplicates": 0,
+        "duplicate_event_ids": [],
+    }
     assert counts(database, tenant.project_id)["predictions"] == 50
 
 
@@ -44,7 +50,11 @@ def test_idempotency_key_replays_the_first_answer(client, tenant, database, mode
     assert replay.status_code == 200
     assert replay.json() == first.json()
     assert replay.headers["Idempotent-Replayed"] == "true"
-    assert counts(database, tenant.project_id) == {"predictions": 3, "labels": 0, "audit": audit_after_first}
+    assert counts(database, tenant.project_id) == {
+        "predictions": 3,
+        "labels": 0,
+        "audit": audit_after_first,
+    }
 
 
 def test_idempotency_key_with_another_body_is_422(client, tenant, database, model):
@@ -68,11 +78,31 @@ def test_naive_timestamps_are_taken_as_utc(client, tenant, model):
 BAD_RECORDS = [
     ("unknown model", {"model": "nope"}, "model"),
     ("unknown version", {"version": "v9"}, "model"),
-    ("missing feature", {"features": {"f_num_a": 1.0, "color": "red", "group": "g"}}, "features.f_num_b"),
-    ("extra feature", {"features": {"f_num_a": 1, "f_num_b": 2, "color": "red", "group": "g", "zzz": 1}}, "features.zzz"),
-    ("string for number", {"features": {"f_num_a": "1", "f_num_b": 2, "color": "red", "group": "g"}}, "features.f_num_a"),
-    ("bool for number", {"features": {"f_num_a": True, "f_num_b": 2, "color": "red", "group": "g"}}, "features.f_num_a"),
-    ("list for category", {"features": {"f_num_a": 1, "f_num_b": 2, "color": ["red"], "group": "g"}}, "features.color"),
+    (
+        "missing feature",
+        {"features": {"f_num_a": 1.0, "color": "red", "group": "g"}},
+        "features.f_num_b",
+    ),
+    (
+        "extra feature",
+        {"features": {"f_num_a": 1, "f_num_b": 2, "color": "red", "group": "g", "zzz": 1}},
+        "features.zzz",
+    ),
+    (
+        "string for number",
+        {"features": {"f_num_a": "1", "f_num_b": 2, "color": "red", "group": "g"}},
+        "features.f_num_a",
+    ),
+    (
+        "bool for number",
+        {"features": {"f_num_a": True, "f_num_b": 2, "color": "red", "group": "g"}},
+        "features.f_num_a",
+    ),
+    (
+        "list for category",
+        {"features": {"f_num_a": 1, "f_num_b": 2, "color": ["red"], "group": "g"}},
+        "features.color",
+    ),
     ("prediction not a class", {"prediction": 3}, "prediction"),
     ("score above one", {"score": 1.5}, "score"),
     ("negative latency", {"latency_ms": -1}, "latency_ms"),
@@ -83,7 +113,9 @@ BAD_RECORDS = [
 
 
 @pytest.mark.parametrize(("case", "patch", "field"), BAD_RECORDS, ids=[c[0] for c in BAD_RECORDS])
-def test_one_bad_record_rejects_the_whole_batch(client, tenant, database, model, case, patch, field):
+def test_one_bad_record_rejects_the_whole_batch(
+    client, tenant, database, model, case, patch, field
+):
     before = counts(database, tenant.project_id)
     batch = [record(0), record(1, **patch), record(2)]
     response = post(client, tenant, batch)
@@ -111,11 +143,19 @@ def test_nan_and_infinity_are_refused(client, tenant, database, model, token):
     raw = json.dumps({"records": [record(1)]}).replace('"f_num_a": 1.0', f'"f_num_a": {token}')
     assert token in raw
     before = counts(database, tenant.project_id)
-    response = client.post(URL, content=raw, headers={**tenant.headers(Role.INGEST), "Content-Type": "application/json"})
+    response = client.post(
+        URL,
+        content=raw,
+        headers={**tenant.headers(Role.INGEST), "Content-Type": "application/json"},
+    )
     assert response.status_code == 422, response.text
     assert "NaN and infinity" in response.text
     raw_score = json.dumps({"records": [record(2)]}).replace('"score": 0.1', f'"score": {token}')
-    response = client.post(URL, content=raw_score, headers={**tenant.headers(Role.INGEST), "Content-Type": "application/json"})
+    response = client.post(
+        URL,
+        content=raw_score,
+        headers={**tenant.headers(Role.INGEST), "Content-Type": "application/json"},
+    )
     assert response.status_code == 422
     assert counts(database, tenant.project_id) == before
 
@@ -125,7 +165,12 @@ def test_duplicate_event_ids_inside_one_batch_are_refused(client, tenant, databa
     response = post(client, tenant, [record(1), record(2), record(1)])
     assert response.status_code == 422
     assert response.json()["errors"] == [
-        {"record": 2, "event_id": "evt-1", "field": "event_id", "message": "duplicates record 0 of this batch"}
+        {
+            "record": 2,
+            "event_id": "evt-1",
+            "field": "event_id",
+            "message": "duplicates record 0 of this batch",
+        }
     ]
     assert counts(database, tenant.project_id) == before
 
@@ -146,9 +191,13 @@ def test_missing_values_are_stored_as_null(client, tenant, model):
 
 
 def test_multiclass_probabilities(client, tenant, database):
-    schema = {"version": "v1", "features": [{"name": "x", "dtype": "numeric"}], "class_labels": ["a", "b", "c"]}
+    schema = {
+        "version": "v1",
+        "features": [{"name": "x", "dtype": "numeric"}],
+        "class_labels": ["a", "b", "c"],
+    }
     register_model(client, tenant, name="mc", task="multiclass", version=schema)
-    base = {"model": "mc", "features": {"x": 1.0}, "score": None}
+    base: dict[str, Any] = {"model": "mc", "features": {"x": 1.0}, "score": None}
     ok = [
         record(1, **base, prediction="a", probabilities=[0.7, 0.2, 0.1]),
         record(2, **base, prediction="b", probabilities={"a": 0.1, "b": 0.8, "c": 0.1}),
@@ -174,28 +223,55 @@ def test_regression_predictions(client, tenant):
 def test_gzip_bodies_are_accepted(client, tenant, database, model):
     body = gzip.compress(json.dumps({"records": [record(i) for i in range(20)]}).encode())
     response = client.post(
-        URL, content=body,
-        headers={**tenant.headers(Role.INGEST), "Content-Type": "application/json", "Content-Encoding": "gzip"},
+        URL,
+        content=body,
+        headers={
+            **tenant.headers(Role.INGEST),
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
     )
     assert response.status_code == 200, response.text
     assert counts(database, tenant.project_id)["predictions"] == 20
 
 
 def test_labels_join_whenever_they_arrive(client, tenant, database, model):
-    early = client.post("/v1/labels", json={"labels": [{"event_id": "evt-1", "label": 1}]}, headers=tenant.headers(Role.INGEST))
-    assert early.json() == {"received": 1, "stored": 1, "updated": 0, "unchanged": 0, "matched": 0, "pending": 1}
+    early = client.post(
+        "/v1/labels",
+        json={"labels": [{"event_id": "evt-1", "label": 1}]},
+        headers=tenant.headers(Role.INGEST),
+    )
+    assert early.json() == {
+        "received": 1,
+        "stored": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "matched": 0,
+        "pending": 1,
+    }
     post(client, tenant, [record(1), record(2)])
     late = client.post(
         "/v1/labels",
         json={"labels": [{"event_id": "evt-1", "label": 0}, {"event_id": "evt-2", "label": "1"}]},
         headers=tenant.headers(Role.INGEST),
     )
-    assert late.json() == {"received": 2, "stored": 1, "updated": 1, "unchanged": 0, "matched": 2, "pending": 0}
+    assert late.json() == {
+        "received": 2,
+        "stored": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "matched": 2,
+        "pending": 0,
+    }
     one = client.get(f"{URL}/evt-1", headers=tenant.headers(Role.VIEWER)).json()
     two = client.get(f"{URL}/evt-2", headers=tenant.headers(Role.VIEWER)).json()
     assert one["label"] == 0
     assert two["label"] == 1  # "1" normalized to the declared class label
-    bad = client.post("/v1/labels", json={"labels": [{"event_id": "evt-1", "label": 7}]}, headers=tenant.headers(Role.INGEST))
+    bad = client.post(
+        "/v1/labels",
+        json={"labels": [{"event_id": "evt-1", "label": 7}]},
+        headers=tenant.headers(Role.INGEST),
+    )
     assert bad.status_code == 422
     assert counts(database, tenant.project_id)["labels"] == 2
 
@@ -228,7 +304,11 @@ def test_predictions_are_paged_newest_first_and_filtered(client, tenant, model):
 
 def test_audit_event_per_batch(client, tenant, model):
     post(client, tenant, [record(i) for i in range(4)])
-    events = client.get("/v1/audit", params={"action": "predictions.ingest"}, headers=tenant.headers(Role.COMPLIANCE)).json()
+    events = client.get(
+        "/v1/audit",
+        params={"action": "predictions.ingest"},
+        headers=tenant.headers(Role.COMPLIANCE),
+    ).json()
     assert len(events["items"]) == 1
     payload = events["items"][0]["payload"]
     assert payload["received"] == 4 and payload["stored"] == 4
