@@ -135,12 +135,27 @@ def reset_databases() -> None:
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _request_session(request: Request) -> Iterator[Session]:
+def _read_session(request: Request) -> Iterator[Session]:
     database: Database = request.app.state.database
-    with database.transaction(read_only=request.method in _READ_METHODS) as session:
+    with database.transaction(read_only=True) as session:
         yield session
 
 
 # scope="function": the commit runs when the endpoint returns, before the response is
 # sent, so a 2xx is only ever seen for committed data.
+ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
+
+
+def _request_session(request: Request, read_session: ReadSession) -> Iterator[Session]:
+    if request.method in _READ_METHODS:
+        yield read_session
+        return
+    # Writes get their own transaction, begun at its first statement: authentication
+    # and validation run on the read session, so SQLite's write lock (BEGIN IMMEDIATE)
+    # is held only while rows are actually written.
+    database: Database = request.app.state.database
+    with database.transaction() as session:
+        yield session
+
+
 DbSession = Annotated[Session, Depends(_request_session, scope="function")]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.errors import UnsupportedMediaType, VerityError
@@ -44,10 +45,55 @@ class JsonRoute(APIRoute):
                     raise UnsupportedMediaType(
                         f"this endpoint takes application/json, not '{content_type or 'none'}'"
                     )
+                request.state.raw_body = body
                 request.state.body_sha256 = hashlib.sha256(body).hexdigest()
             return await handler(request)
 
         return strict_json_handler
+
+
+BodyModel = TypeVar("BodyModel", bound=BaseModel)
+_BODY_MODELS: list[type[BaseModel]] = []
+
+
+def json_body(model: type[BodyModel]) -> Callable[[Request], BodyModel]:
+    """A dependency that validates the raw body of a ``JsonRoute`` in one pass.
+
+    pydantic's JSON parser is about three times faster than ``json.loads`` followed by
+    validation, which matters for 10,000-record ingest batches. Errors render exactly
+    like FastAPI's own body validation errors.
+    """
+    _BODY_MODELS.append(model)
+
+    def parse(request: Request) -> BodyModel:
+        try:
+            return model.model_validate_json(getattr(request.state, "raw_body", b""))
+        except ValidationError as exc:
+            errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+            raise RequestValidationError(errors) from None
+
+    return parse
+
+
+def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
+
+
+def add_body_schemas(schema: dict[str, Any]) -> dict[str, Any]:
+    """Put the models read by ``json_body`` into the OpenAPI components."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in _BODY_MODELS:
+        definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(definition.pop("$defs", {}))
+        components[model.__name__] = definition
+    return schema
 
 
 def problem(

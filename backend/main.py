@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -15,7 +16,7 @@ from backend.catalog.storage import ArtifactStore
 from backend.config import Settings, get_settings
 from backend.db import get_database
 from backend.health.endpoints import router as health_router
-from backend.http import install_problem_handlers
+from backend.http import add_body_schemas, install_problem_handlers
 from backend.ingest.endpoints import router as ingest_router
 from backend.middleware import BodyLimitMiddleware, MetricsMiddleware
 
@@ -63,4 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_upload_bytes=settings.ingest.max_upload_bytes,
     )
     app.add_middleware(MetricsMiddleware)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_body_schemas(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
     return app

@@ -11,7 +11,7 @@ from backend.config import Settings
 from backend.db import Database, get_database, reset_databases
 from backend.main import create_app
 from backend.migrate import upgrade
-from tests import pg
+from benchmarks import pgtemp as pg
 from tests.factories import Tenant, make_tenant
 
 BACKENDS = [b for b in os.environ.get("VERITY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]

@@ -13,10 +13,14 @@ def lock_chain(session: Session, project_id: int) -> None:
     """Serialize appends to one project's chain.
 
     On PostgreSQL the project row is locked until commit; on SQLite the connection
-    already holds the database write lock (BEGIN IMMEDIATE).
+    already holds the database write lock (BEGIN IMMEDIATE). The lock is FOR NO KEY
+    UPDATE: plain FOR UPDATE would conflict with the KEY SHARE locks that foreign-key
+    checks on every project-scoped insert take, and two writers would deadlock.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Project.id).where(Project.id == project_id).with_for_update())
+        session.execute(
+            select(Project.id).where(Project.id == project_id).with_for_update(key_share=True)
+        )
 
 
 def last_event(session: Session, project_id: int) -> AuditEvent | None:

@@ -9,7 +9,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from backend.auth import service
 from backend.auth.actor import Actor
 from backend.auth.roles import Permission
-from backend.db import DbSession
+from backend.db import ReadSession
 from backend.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer vt_<prefix>_<secret>")
@@ -18,7 +18,7 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 def _current_actor(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Actor:

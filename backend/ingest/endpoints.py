@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from backend.auth.actor import Actor
 from backend.auth.dependencies import IngestActor, PredictionReader
-from backend.db import DbSession
-from backend.http import JsonRoute
+from backend.db import DbSession, ReadSession
+from backend.http import JsonRoute, json_body, json_body_openapi
 from backend.idempotency import service as idempotency
 from backend.ingest import service
 from backend.ingest.schemas import (
@@ -31,90 +34,100 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _idempotent(
-    session: DbSession,
-    *,
-    actor: Actor,
-    key: str | None,
-    endpoint: str,
-    request: Request,
-    response: Response,
-    work: Any,
-) -> Any:
-    body_sha256: str = request.state.body_sha256
-    if key is not None:
-        replay = idempotency.find_replay(
+@dataclass(frozen=True)
+class _Idempotency:
+    """One request's idempotency key: replay looked up on the read session, the first
+    answer remembered in the write transaction."""
+
+    actor: Actor
+    key: str | None
+    endpoint: str
+    request: Request
+
+    def replay(self, session: Session, response: Response) -> dict[str, Any] | None:
+        if self.key is None:
+            return None
+        found = idempotency.find_replay(
             session,
-            project_id=actor.project_id,
-            key=key,
-            endpoint=endpoint,
-            request_sha256=body_sha256,
+            project_id=self.actor.project_id,
+            key=self.key,
+            endpoint=self.endpoint,
+            request_sha256=self.request.state.body_sha256,
         )
-        if replay is not None:
-            response.status_code = replay.status_code
-            response.headers["Idempotent-Replayed"] = "true"
-            return replay.body
-    result = work(body_sha256)
-    if key is not None:
-        idempotency.remember(
-            session,
-            project_id=actor.project_id,
-            key=key,
-            endpoint=endpoint,
-            request_sha256=body_sha256,
-            status_code=status.HTTP_200_OK,
-            body=result.model_dump(mode="json"),
-        )
-    return result
+        if found is None:
+            return None
+        response.status_code = found.status_code
+        response.headers["Idempotent-Replayed"] = "true"
+        return found.body
+
+    def remember(self, session: Session, result: BaseModel) -> None:
+        if self.key is not None:
+            idempotency.remember(
+                session,
+                project_id=self.actor.project_id,
+                key=self.key,
+                endpoint=self.endpoint,
+                request_sha256=self.request.state.body_sha256,
+                status_code=status.HTTP_200_OK,
+                body=result.model_dump(mode="json"),
+            )
 
 
-@router.post("/predictions", response_model=IngestResult)
+@router.post(
+    "/predictions", response_model=IngestResult, openapi_extra=json_body_openapi(PredictionBatch)
+)
 def ingest_predictions(
-    batch: PredictionBatch,
+    batch: Annotated[PredictionBatch, Depends(json_body(PredictionBatch))],
     request: Request,
     response: Response,
+    read_session: ReadSession,
     session: DbSession,
     actor: IngestActor,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Store a batch of predictions whole, or reject it whole (422 naming every bad
     record and field). Timestamps without a zone are taken as UTC."""
-    limit = request.app.state.settings.ingest.max_batch_records
-    return _idempotent(
-        session,
+    once = _Idempotency(actor, idempotency_key, "predictions", request)
+    if (replayed := once.replay(read_session, response)) is not None:
+        return replayed
+    prepared = service.prepare_predictions(
+        read_session,
         actor=actor,
-        key=idempotency_key,
-        endpoint="predictions",
-        request=request,
-        response=response,
-        work=lambda sha: service.ingest_predictions(
-            session, actor=actor, batch=batch, body_sha256=sha, max_records=limit
-        ),
+        batch=batch,
+        max_records=request.app.state.settings.ingest.max_batch_records,
     )
+    result = service.store_predictions(
+        session, actor=actor, prepared=prepared, body_sha256=request.state.body_sha256
+    )
+    once.remember(session, result)
+    return result
 
 
-@router.post("/labels", response_model=LabelResult)
+@router.post("/labels", response_model=LabelResult, openapi_extra=json_body_openapi(LabelBatch))
 def ingest_labels(
-    batch: LabelBatch,
+    batch: Annotated[LabelBatch, Depends(json_body(LabelBatch))],
     request: Request,
     response: Response,
+    read_session: ReadSession,
     session: DbSession,
     actor: IngestActor,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Ground truth, joined to predictions by event_id whether it arrives before or after."""
-    limit = request.app.state.settings.ingest.max_batch_records
-    return _idempotent(
-        session,
+    once = _Idempotency(actor, idempotency_key, "labels", request)
+    if (replayed := once.replay(read_session, response)) is not None:
+        return replayed
+    prepared = service.prepare_labels(
+        read_session,
         actor=actor,
-        key=idempotency_key,
-        endpoint="labels",
-        request=request,
-        response=response,
-        work=lambda sha: service.ingest_labels(
-            session, actor=actor, batch=batch, body_sha256=sha, max_records=limit
-        ),
+        batch=batch,
+        max_records=request.app.state.settings.ingest.max_batch_records,
     )
+    result = service.store_labels(
+        session, actor=actor, prepared=prepared, body_sha256=request.state.body_sha256
+    )
+    once.remember(session, result)
+    return result
 
 
 @router.get("/predictions", response_model=PredictionPage)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,15 +38,23 @@ def _check_batch_size(count: int, limit: int, what: str) -> None:
         raise PayloadTooLarge(f"a batch holds at most {limit} {what}; this one has {count}")
 
 
-def ingest_predictions(
-    session: Session,
-    *,
-    actor: Actor,
-    batch: PredictionBatch,
-    body_sha256: str,
-    max_records: int,
-) -> IngestResult:
-    """Store a batch whole, or reject it whole naming every bad record and field."""
+@dataclass(frozen=True)
+class PreparedPredictions:
+    """A validated batch, ready to store."""
+
+    rows: list[dict[str, Any]]
+    event_ids: list[str]
+    versions: list[str]
+
+
+def prepare_predictions(
+    session: Session, *, actor: Actor, batch: PredictionBatch, max_records: int
+) -> PreparedPredictions:
+    """Validate a batch against each record's version schema; reads only.
+
+    Raises ``InvalidInput`` naming every bad record and field, so the batch is
+    rejected whole before anything is written.
+    """
     records = batch.records
     _check_batch_size(len(records), max_records, "records")
     resolved = catalog_repository.find_versions(
@@ -97,10 +106,21 @@ def ingest_predictions(
             "nothing in this batch was stored",
             errors=errors.items,
         )
-    inserted = repository.insert_predictions(session, rows)
-    duplicates = [r.event_id for r in records if r.event_id not in inserted]
+    return PreparedPredictions(
+        rows=rows,
+        event_ids=[r.event_id for r in records],
+        versions=sorted(f"{m}/{v}" for m, v in resolved),
+    )
+
+
+def store_predictions(
+    session: Session, *, actor: Actor, prepared: PreparedPredictions, body_sha256: str
+) -> IngestResult:
+    """Insert a prepared batch; event_ids already stored are counted, not stored again."""
+    inserted = repository.insert_predictions(session, prepared.rows)
+    duplicates = [event_id for event_id in prepared.event_ids if event_id not in inserted]
     result = IngestResult(
-        received=len(records),
+        received=len(prepared.event_ids),
         stored=len(inserted),
         duplicates=len(duplicates),
         duplicate_event_ids=duplicates,
@@ -116,9 +136,9 @@ def ingest_predictions(
             "received": result.received,
             "stored": result.stored,
             "duplicates": result.duplicates,
-            "versions": sorted(f"{m}/{v}" for m, v in resolved),
-            "first_event_id": records[0].event_id,
-            "last_event_id": records[-1].event_id,
+            "versions": prepared.versions,
+            "first_event_id": prepared.event_ids[0],
+            "last_event_id": prepared.event_ids[-1],
         },
     )
     ingested_rows.labels("prediction").inc(result.stored)
@@ -126,14 +146,16 @@ def ingest_predictions(
     return result
 
 
-def ingest_labels(
-    session: Session,
-    *,
-    actor: Actor,
-    batch: LabelBatch,
-    body_sha256: str,
-    max_records: int,
-) -> LabelResult:
+@dataclass(frozen=True)
+class PreparedLabels:
+    rows: list[dict[str, Any]]
+    matched: int
+
+
+def prepare_labels(
+    session: Session, *, actor: Actor, batch: LabelBatch, max_records: int
+) -> PreparedLabels:
+    """Validate labels against their predictions' versions where those have arrived."""
     labels = batch.labels
     _check_batch_size(len(labels), max_records, "labels")
     event_ids = [item.event_id for item in labels]
@@ -176,19 +198,28 @@ def ingest_labels(
             "nothing in this batch was stored",
             errors=errors.items,
         )
-    before = repository.existing_labels(session, project_id=actor.project_id, event_ids=event_ids)
+    return PreparedLabels(rows=rows, matched=len(version_of))
+
+
+def store_labels(
+    session: Session, *, actor: Actor, prepared: PreparedLabels, body_sha256: str
+) -> LabelResult:
+    rows = prepared.rows
+    before = repository.existing_labels(
+        session, project_id=actor.project_id, event_ids=[row["event_id"] for row in rows]
+    )
     repository.upsert_labels(session, rows)
     stored = sum(1 for row in rows if row["event_id"] not in before)
     unchanged = sum(
         1 for row in rows if row["event_id"] in before and before[row["event_id"]] == row["label"]
     )
     result = LabelResult(
-        received=len(labels),
+        received=len(rows),
         stored=stored,
-        updated=len(labels) - stored - unchanged,
+        updated=len(rows) - stored - unchanged,
         unchanged=unchanged,
-        matched=len(version_of),
-        pending=len(labels) - len(version_of),
+        matched=prepared.matched,
+        pending=len(rows) - prepared.matched,
     )
     audit_service.append(
         session,

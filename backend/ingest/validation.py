@@ -63,26 +63,29 @@ def _is_number(value: Any) -> bool:
 def check_features(
     index: int, record: PredictionRecord, schema: CompiledSchema, errors: ErrorList
 ) -> None:
+    # Hot path: 25k values per 1,000-row batch, so exact type tests and local names.
     features = record.features
-    if features.keys() != schema.names:
+    if len(features) != len(schema.names) or not schema.names.issuperset(features):
         for name in sorted(schema.names - features.keys()):
             errors.add(index, record.event_id, f"features.{name}", "missing feature")
         for name in sorted(features.keys() - schema.names, key=str):
             errors.add(index, record.event_id, f"features.{name}", "not in the version's schema")
+    get = features.get
+    isfinite = math.isfinite
     for name in schema.numeric:
-        value = features.get(name)
-        if value is None:
-            continue
-        if not _is_number(value):
+        value: Any = get(name)
+        kind = type(value)
+        if kind is float:
+            if not isfinite(value):
+                errors.add(
+                    index, record.event_id, f"features.{name}", "NaN and infinity are not allowed"
+                )
+        elif kind is not int and value is not None:
             errors.add(
                 index,
                 record.event_id,
                 f"features.{name}",
-                f"expected a number, got {type(value).__name__}",
-            )
-        elif not math.isfinite(value):
-            errors.add(
-                index, record.event_id, f"features.{name}", "NaN and infinity are not allowed"
+                f"expected a number, got {kind.__name__}",
             )
     for name in schema.categorical:
         value = features.get(name)

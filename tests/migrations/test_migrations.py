@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from backend.db import make_engine
 from backend.migrate import current_revision, downgrade, head_revision, upgrade
 from backend.models import Base
-from tests import pg
+from benchmarks import pgtemp as pg
 from tests.conftest import BACKENDS, new_database_url
 
 

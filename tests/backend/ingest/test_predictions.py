@@ -314,3 +314,21 @@ def test_audit_event_per_batch(client, tenant, model):
     assert payload["received"] == 4 and payload["stored"] == 4
     assert payload["versions"] == ["churn/v1"]
     assert not math.isnan(events["items"][0]["seq"])
+
+
+def test_concurrent_batches_are_all_stored_and_the_chain_stays_intact(
+    client, tenant, database, model
+):
+    """Writers in parallel: no deadlock between FK checks and the audit chain lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(batch_index):
+        records = [record(batch_index * 100 + i) for i in range(100)]
+        return post(client, tenant, records, **{"Idempotency-Key": f"b{batch_index}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(send, range(24)))
+    assert statuses == [200] * 24
+    assert counts(database, tenant.project_id)["predictions"] == 2400
+    verify = client.get("/v1/audit/verify", headers=tenant.headers(Role.COMPLIANCE)).json()
+    assert verify["ok"], verify

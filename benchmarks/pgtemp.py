@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL databases for tests and benchmarks."""
+"""Throwaway PostgreSQL databases for the test suite and the benchmarks."""
 
 from __future__ import annotations
 

@@ -1,0 +1,136 @@
+"""Shared benchmark plumbing: a throwaway database, the API in a subprocess, JSON output."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks import pgtemp
+
+BENCH_SECRET = "benchmark-secret-key-0123456789abcdef"
+
+
+@dataclass
+class BenchDatabase:
+    backend: str
+    url: str
+    data_dir: Path
+
+
+@contextlib.contextmanager
+def bench_database(backend: str) -> Iterator[BenchDatabase]:
+    with tempfile.TemporaryDirectory(prefix="verity-bench-") as tmp:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp}/verity.db"
+        elif backend == "postgresql":
+            url = pgtemp.create_database("verity_bench")
+        else:
+            raise SystemExit(f"--db must be sqlite or postgresql, not {backend!r}")
+        try:
+            yield BenchDatabase(backend=backend, url=url, data_dir=Path(tmp))
+        finally:
+            if backend == "postgresql":
+                pgtemp.drop_database(url)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def bootstrap(database: BenchDatabase) -> str:
+    """Migrate and return an admin key for the bootstrap project."""
+    from backend.auth.bootstrap import ensure_bootstrap_key
+    from backend.config import Settings
+    from backend.db import Database
+    from backend.migrate import upgrade
+
+    upgrade(database.url)
+    settings = Settings(
+        database_url=database.url, secret_key=BENCH_SECRET, data_dir=database.data_dir
+    )
+    db = Database(database.url)
+    try:
+        token = ensure_bootstrap_key(db, settings)
+    finally:
+        db.dispose()
+    if token is None:
+        raise RuntimeError("the benchmark database already had keys")
+    return token
+
+
+@contextlib.contextmanager
+def api_server(database: BenchDatabase, *, workers: int = 1) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "VERITY_DATABASE_URL": database.url,
+        "VERITY_DATA_DIR": str(database.data_dir),
+        "VERITY_SECRET_KEY": BENCH_SECRET,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "backend.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the API process exited during start-up")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API did not become ready in 60 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def emit(result: dict[str, Any]) -> None:
+    """The one JSON line a benchmark prints last."""
+    print(json.dumps(result), flush=True)
