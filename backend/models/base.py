@@ -18,7 +18,8 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; BIGINT on PostgreSQL.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-JsonValue = JSON().with_variant(JSONB(), "postgresql")
+# None is SQL NULL, not the JSON text 'null', on both backends and every insert path.
+JsonValue = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
