@@ -15,6 +15,7 @@ import httpx
 import typer
 
 from backend.config import get_settings
+from backend.readiness import wait_until_ready
 
 app = typer.Typer(
     help="Verity: ML observability and governance control plane.",
@@ -277,20 +278,6 @@ def demo(
     )
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise _fail("the API process exited during start-up")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise _fail(f"the API did not become ready at {url} within {timeout:.0f}s")
-
-
 @app.command()
 def up(
     host: str = "127.0.0.1",
@@ -310,7 +297,10 @@ def up(
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        _wait_ready(url, processes[0])
+        try:
+            wait_until_ready(url, processes[0])
+        except RuntimeError as exc:
+            raise _fail(str(exc)) from None
         typer.secho(f"API: {url}  (OpenAPI docs at {url}/docs)", fg=typer.colors.GREEN)
         if with_demo:
             demo(url=url, rows=demo_rows)

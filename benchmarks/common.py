@@ -10,14 +10,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from backend.readiness import wait_until_ready
 from benchmarks import pgtemp
 
 BENCH_SECRET = "benchmark-secret-key-0123456789abcdef"
@@ -102,18 +100,7 @@ def api_server(database: BenchDatabase, *, workers: int = 1) -> Iterator[str]:
     process = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the API process exited during start-up")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API did not become ready in 60 s")
-            time.sleep(0.2)
+        wait_until_ready(base, process)
         yield base
     finally:
         process.terminate()

@@ -12,6 +12,15 @@ from backend.models import AuditEvent, AuditPayload
 from tests.factories import record, register_model
 
 
+def _cli_verify(database, tenant, monkeypatch):
+    monkeypatch.setenv("VERITY_DATABASE_URL", database.url)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(cli, ["audit", "verify", "--project", tenant.name])
+    finally:
+        get_settings.cache_clear()
+
+
 def _verify(client, tenant):
     response = client.get("/v1/audit/verify", headers=tenant.headers(Role.COMPLIANCE))
     assert response.status_code == 200
@@ -151,23 +160,13 @@ def test_tampering_is_caught_naming_the_first_bad_seq(
     if reason:
         assert reason in result["reason"]
 
-    monkeypatch.setenv("VERITY_DATABASE_URL", database.url)
-    get_settings.cache_clear()
-    try:
-        outcome = CliRunner().invoke(cli, ["audit", "verify", "--project", tenant.name])
-    finally:
-        get_settings.cache_clear()
+    outcome = _cli_verify(database, tenant, monkeypatch)
     assert outcome.exit_code == 1, outcome.output
     assert f"first bad seq {bad_seq}" in outcome.output
 
 
 def test_an_intact_chain_verifies_from_the_cli(database, tenant, chain, monkeypatch):
-    monkeypatch.setenv("VERITY_DATABASE_URL", database.url)
-    get_settings.cache_clear()
-    try:
-        outcome = CliRunner().invoke(cli, ["audit", "verify", "--project", tenant.name])
-    finally:
-        get_settings.cache_clear()
+    outcome = _cli_verify(database, tenant, monkeypatch)
     assert outcome.exit_code == 0, outcome.output
     assert outcome.output.startswith("ok")
 
