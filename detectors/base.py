@@ -1,0 +1,90 @@
+"""The detector contract: two windows in, a frozen typed result out.
+
+Detectors are pure: no I/O, no database, no clock. Randomness comes from a seed in
+their params. "Not enough data" is a status, never an exception.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    ALERT = "alert"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+class ColumnKind(StrEnum):
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    kind: ColumnKind
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows of one period: feature columns plus optional prediction, score and label.
+
+    ``columns`` describes the feature columns; the frame may hold more.
+    """
+
+    frame: pd.DataFrame
+    columns: tuple[ColumnSpec, ...]
+    prediction: str | None = None
+    score: str | None = None
+    label: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    version: str
+    status: Status
+
+
+P = TypeVar("P", bound=Params)
+R_co = TypeVar("R_co", bound=Result, covariant=True)
+
+
+class Detector(Protocol[R_co]):
+    kind: ClassVar[str]
+    version: ClassVar[str]
+
+    def run(self, reference: Window, current: Window) -> R_co: ...
+
+
+class BaseDetector(ABC, Generic[P]):
+    """Holds validated params; subclasses set ``kind``, ``version``, ``params_model``
+    and implement ``run``."""
+
+    kind: ClassVar[str]
+    version: ClassVar[str]
+    params_model: ClassVar[type[Params]]
+
+    def __init__(self, params: P) -> None:
+        self.params = params
+
+    @abstractmethod
+    def run(self, reference: Window, current: Window) -> Result: ...

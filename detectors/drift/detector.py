@@ -1,0 +1,173 @@
+"""Data and prediction drift, per column, with Evidently's statistics."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
+
+from detectors.base import BaseDetector, ColumnKind, Params, Result, Status, Window
+from detectors.drift.stattests import STAT_TESTS, StatTest, default_stattest
+
+
+class DriftParams(Params):
+    """``stattest`` overrides Evidently's default choice for every column,
+    ``per_column_stattest`` for one; thresholds likewise (else the test's default).
+    The dataset drifts when the share of drifted columns reaches ``drift_share``."""
+
+    stattest: str | None = None
+    per_column_stattest: dict[str, str] = Field(default_factory=dict)
+    threshold: float | None = Field(default=None, gt=0)
+    per_column_threshold: dict[str, float] = Field(default_factory=dict)
+    drift_share: float = Field(default=0.5, gt=0, le=1)
+    include_prediction: bool = True
+
+    @field_validator("stattest")
+    @classmethod
+    def _known(cls, name: str | None) -> str | None:
+        if name is not None and name not in STAT_TESTS:
+            raise ValueError(f"unknown stattest '{name}'; known: {sorted(STAT_TESTS)}")
+        return name
+
+    @field_validator("per_column_stattest")
+    @classmethod
+    def _known_each(cls, names: dict[str, str]) -> dict[str, str]:
+        for column, name in names.items():
+            if name not in STAT_TESTS:
+                raise ValueError(
+                    f"unknown stattest '{name}' for '{column}'; known: {sorted(STAT_TESTS)}"
+                )
+        return names
+
+
+class ColumnDrift(Result):
+    column: str
+    column_kind: ColumnKind
+    stattest: str | None
+    score: float | None
+    threshold: float | None
+    drifted: bool
+    reference_rows: int
+    current_rows: int
+    reference_missing: int
+    current_missing: int
+    unseen_categories: list[str] = Field(default_factory=list)
+    detail: str | None = None
+
+
+class DriftResult(Result):
+    columns: list[ColumnDrift]
+    drifted_columns: int
+    evaluated_columns: int
+    share_drifted: float
+    drift_share: float
+    dataset_drift: bool
+
+
+def _clean(values: pd.Series, kind: ColumnKind) -> tuple[np.ndarray, int]:
+    """Drop missing values (and ±inf for numbers), as Evidently does before a test."""
+    if kind == ColumnKind.NUMERIC:
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        keep = np.isfinite(numbers)
+        return numbers[keep], int((~keep).sum())
+    keep = values.notna().to_numpy()
+    return values[keep].astype(str).to_numpy(), int((~keep).sum())
+
+
+class DriftDetector(BaseDetector[DriftParams]):
+    kind: ClassVar[str] = "drift"
+    version: ClassVar[str] = "1"
+    params_model: ClassVar[type[Params]] = DriftParams
+
+    def run(self, reference: Window, current: Window) -> DriftResult:
+        targets = [(c.name, c.kind) for c in current.columns]
+        if self.params.include_prediction and current.prediction:
+            kind = (
+                ColumnKind.NUMERIC
+                if pd.api.types.is_numeric_dtype(reference.frame[current.prediction])
+                else ColumnKind.CATEGORICAL
+            )
+            targets.append((current.prediction, kind))
+        results = [self._column(name, kind, reference, current) for name, kind in targets]
+        evaluated = [r for r in results if r.status != Status.INSUFFICIENT_DATA]
+        drifted = sum(r.drifted for r in evaluated)
+        share = drifted / len(evaluated) if evaluated else 0.0
+        dataset_drift = bool(evaluated) and share >= self.params.drift_share
+        if not evaluated:
+            status = Status.INSUFFICIENT_DATA
+        elif dataset_drift:
+            status = Status.ALERT
+        elif drifted:
+            status = Status.WARNING
+        else:
+            status = Status.OK
+        return DriftResult(
+            kind=self.kind,
+            version=self.version,
+            status=status,
+            columns=results,
+            drifted_columns=drifted,
+            evaluated_columns=len(evaluated),
+            share_drifted=share,
+            drift_share=self.params.drift_share,
+            dataset_drift=dataset_drift,
+        )
+
+    def _stattest(self, name: str, ref: np.ndarray, cur: np.ndarray, kind: ColumnKind) -> StatTest:
+        chosen = self.params.per_column_stattest.get(name, self.params.stattest)
+        return STAT_TESTS[chosen] if chosen else default_stattest(ref, cur, kind)
+
+    def _column(
+        self, name: str, kind: ColumnKind, reference: Window, current: Window
+    ) -> ColumnDrift:
+        ref, ref_missing = _clean(reference.frame[name], kind)
+        cur, cur_missing = _clean(current.frame[name], kind)
+        base = {
+            "kind": self.kind,
+            "version": self.version,
+            "column": name,
+            "column_kind": kind,
+            "reference_rows": len(ref),
+            "current_rows": len(cur),
+            "reference_missing": ref_missing,
+            "current_missing": cur_missing,
+        }
+        if len(ref) == 0 or len(cur) == 0:
+            return ColumnDrift(
+                **base,
+                status=Status.INSUFFICIENT_DATA,
+                stattest=None,
+                score=None,
+                threshold=None,
+                drifted=False,
+                detail="no non-missing values in a window",
+            )
+        test = self._stattest(name, ref, cur, kind)
+        if kind not in test.kinds:
+            return ColumnDrift(
+                **base,
+                status=Status.INSUFFICIENT_DATA,
+                stattest=test.name,
+                score=None,
+                threshold=None,
+                drifted=False,
+                detail=f"stattest '{test.name}' does not apply to {kind.value} columns",
+            )
+        threshold = self.params.per_column_threshold.get(
+            name, self.params.threshold or test.default_threshold
+        )
+        score, drifted = test.function(ref, cur, kind, threshold)
+        unseen = (
+            sorted(set(cur.tolist()) - set(ref.tolist())) if kind == ColumnKind.CATEGORICAL else []
+        )
+        return ColumnDrift(
+            **base,
+            status=Status.ALERT if drifted else Status.OK,
+            stattest=test.name,
+            score=score,
+            threshold=threshold,
+            drifted=bool(drifted),
+            unseen_categories=unseen[:100],
+        )

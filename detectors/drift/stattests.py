@@ -1,0 +1,159 @@
+"""Evidently's drift statistics, computed the same way on numpy arrays.
+
+Each function takes the reference and current values of one column with NaN and
+±inf already removed, and returns ``(score, drifted)``. The maths follows
+``evidently.legacy.calculations.stattests`` (0.7) line for line; the tests compare
+every statistic with Evidently's own function on the same data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from scipy.spatial import distance
+
+from detectors.base import ColumnKind
+
+Values = np.ndarray
+Outcome = tuple[float, bool]
+StatTestFunction = Callable[[Values, Values, ColumnKind, float], Outcome]
+
+
+@dataclass(frozen=True)
+class StatTest:
+    name: str
+    function: StatTestFunction
+    kinds: frozenset[ColumnKind]
+    default_threshold: float
+    # p-value tests flag drift below the threshold, distances at or above it.
+    is_p_value: bool
+
+
+def _counts(reference: Values, current: Values) -> tuple[Values, Values]:
+    """Counts of every value seen in either window, aligned."""
+    keys, inverse = np.unique(np.concatenate([reference, current]), return_inverse=True)
+    split = len(reference)
+    ref_counts = np.bincount(inverse[:split], minlength=len(keys)).astype(float)
+    cur_counts = np.bincount(inverse[split:], minlength=len(keys)).astype(float)
+    return ref_counts, cur_counts
+
+
+def _fill_zeroes(percents: Values) -> Values:
+    smallest = percents[percents != 0].min()
+    filled = percents.copy()
+    filled[filled == 0] = smallest / 10**6 if smallest <= 0.0001 else 0.0001
+    return filled
+
+
+def binned_percents(
+    reference: Values, current: Values, kind: ColumnKind, *, fill_zeroes: bool
+) -> tuple[Values, Values]:
+    """Evidently's ``get_binned_data``: Sturges bins over both windows for a numeric
+    column with more than 20 distinct reference values, else one bin per value."""
+    if kind == ColumnKind.NUMERIC and len(np.unique(reference)) > 20:
+        bins = np.histogram_bin_edges(np.concatenate([reference, current]), bins="sturges")
+        ref = np.histogram(reference, bins)[0] / len(reference)
+        cur = np.histogram(current, bins)[0] / len(current)
+    else:
+        ref_counts, cur_counts = _counts(reference, current)
+        ref, cur = ref_counts / len(reference), cur_counts / len(current)
+    if fill_zeroes:
+        ref, cur = _fill_zeroes(ref), _fill_zeroes(cur)
+    return ref, cur
+
+
+def ks(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    p_value = float(stats.ks_2samp(reference, current)[1])
+    return p_value, p_value <= threshold
+
+
+def chisquare(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    ref_counts, cur_counts = _counts(reference, current)
+    expected = ref_counts * (len(current) / len(reference))
+    # A category unseen in the reference has zero expectation: infinite statistic,
+    # p-value 0, as in Evidently.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_value = float(stats.chisquare(cur_counts, expected)[1])
+    return p_value, p_value < threshold
+
+
+def z_test(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    """Two-proportion z-test on 'equals the smallest value' vs the rest."""
+    ref_unique, cur_unique = np.unique(reference), np.unique(current)
+    if len(ref_unique) == 1 and len(cur_unique) == 1 and ref_unique[0] == cur_unique[0]:
+        return 1.0, False
+    first = np.unique(np.concatenate([reference, current]))[0]
+    n1, n2 = len(reference), len(current)
+    p1 = float(np.sum(reference != first)) / n1
+    p2 = float(np.sum(current != first)) / n2
+    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+    z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
+    p_value = float(2 * (1 - stats.norm.cdf(np.abs(z))))
+    return p_value, p_value < threshold
+
+
+def wasserstein(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    """Wasserstein distance normed by the reference's standard deviation."""
+    norm = max(float(np.std(reference)), 0.001)
+    value = float(stats.wasserstein_distance(reference, current)) / norm
+    return value, value >= threshold
+
+
+def jensenshannon(
+    reference: Values, current: Values, kind: ColumnKind, threshold: float
+) -> Outcome:
+    ref, cur = binned_percents(reference, current, kind, fill_zeroes=False)
+    value = float(distance.jensenshannon(ref, cur, None))
+    return value, value >= threshold
+
+
+def psi(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    """Population stability index."""
+    ref, cur = binned_percents(reference, current, kind, fill_zeroes=True)
+    value = float(np.sum((ref - cur) * np.log(ref / cur)))
+    return value, value >= threshold
+
+
+def hellinger(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    if kind == ColumnKind.CATEGORICAL:
+        ref_counts, cur_counts = _counts(reference, current)
+        overlap = float(np.sum(np.sqrt(ref_counts / len(reference) * cur_counts / len(current))))
+    else:
+        bins = np.histogram_bin_edges(
+            np.unique(np.concatenate([reference, current])), bins="sturges"
+        )
+        h1 = np.histogram(reference, bins=bins, density=True)[0]
+        h2 = np.histogram(current, bins=bins, density=True)[0]
+        width = (bins.max() - bins.min()) / (len(bins) - 1)
+        overlap = float(np.sum(np.sqrt(h1 * h2) * width))
+    value = float(np.sqrt(1 - np.clip(overlap, 0, 1)))
+    return value, value >= threshold
+
+
+NUMERIC = frozenset({ColumnKind.NUMERIC})
+CATEGORICAL = frozenset({ColumnKind.CATEGORICAL})
+BOTH = NUMERIC | CATEGORICAL
+STAT_TESTS: dict[str, StatTest] = {
+    "ks": StatTest("ks", ks, NUMERIC, 0.05, True),
+    "chisquare": StatTest("chisquare", chisquare, CATEGORICAL, 0.05, True),
+    "z": StatTest("z", z_test, CATEGORICAL, 0.05, True),
+    "wasserstein": StatTest("wasserstein", wasserstein, NUMERIC, 0.1, False),
+    "jensenshannon": StatTest("jensenshannon", jensenshannon, BOTH, 0.1, False),
+    "psi": StatTest("psi", psi, BOTH, 0.1, False),
+    "hellinger": StatTest("hellinger", hellinger, BOTH, 0.1, False),
+}
+
+
+def default_stattest(reference: Values, current: Values, kind: ColumnKind) -> StatTest:
+    """Evidently's default choice by column type, reference size and distinct values."""
+    n_values = len(np.unique(np.concatenate([reference, current])))
+    if len(reference) <= 1000:
+        if kind == ColumnKind.NUMERIC and n_values > 5:
+            return STAT_TESTS["ks"]
+        return STAT_TESTS["chisquare"] if n_values > 2 else STAT_TESTS["z"]
+    if kind == ColumnKind.NUMERIC and n_values > 5:
+        return STAT_TESTS["wasserstein"]
+    return STAT_TESTS["jensenshannon"]
