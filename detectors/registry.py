@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import BaseDetector
+from detectors.bias.detector import BiasDetector
 from detectors.drift.detector import DriftDetector
 
 DETECTORS: dict[str, type[BaseDetector[Any]]] = {
     DriftDetector.kind: DriftDetector,
+    BiasDetector.kind: BiasDetector,
 }
 
 

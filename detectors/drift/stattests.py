@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from scipy.spatial import distance
 
@@ -33,12 +34,22 @@ class StatTest:
 
 
 def _counts(reference: Values, current: Values) -> tuple[Values, Values]:
-    """Counts of every value seen in either window, aligned."""
-    keys, inverse = np.unique(np.concatenate([reference, current]), return_inverse=True)
+    """Counts of every value seen in either window, aligned (hashing, not sorting)."""
+    codes, keys = pd.factorize(np.concatenate([reference, current]))
     split = len(reference)
-    ref_counts = np.bincount(inverse[:split], minlength=len(keys)).astype(float)
-    cur_counts = np.bincount(inverse[split:], minlength=len(keys)).astype(float)
+    ref_counts = np.bincount(codes[:split], minlength=len(keys)).astype(float)
+    cur_counts = np.bincount(codes[split:], minlength=len(keys)).astype(float)
     return ref_counts, cur_counts
+
+
+def n_distinct(*arrays: Values, cap: int) -> int:
+    """The number of distinct values, exact up to ``cap``; above it, some number
+    greater than ``cap``. Evidently's choices only compare it with small bounds, and a
+    prefix usually settles that without hashing every value."""
+    prefix = len(pd.unique(np.concatenate([a[:4096] for a in arrays])))
+    if prefix > cap:
+        return prefix
+    return len(pd.unique(np.concatenate(arrays)))
 
 
 def _fill_zeroes(percents: Values) -> Values:
@@ -53,7 +64,7 @@ def binned_percents(
 ) -> tuple[Values, Values]:
     """Evidently's ``get_binned_data``: Sturges bins over both windows for a numeric
     column with more than 20 distinct reference values, else one bin per value."""
-    if kind == ColumnKind.NUMERIC and len(np.unique(reference)) > 20:
+    if kind == ColumnKind.NUMERIC and n_distinct(reference, cap=20) > 20:
         bins = np.histogram_bin_edges(np.concatenate([reference, current]), bins="sturges")
         ref = np.histogram(reference, bins)[0] / len(reference)
         cur = np.histogram(current, bins)[0] / len(current)
@@ -82,10 +93,10 @@ def chisquare(reference: Values, current: Values, kind: ColumnKind, threshold: f
 
 def z_test(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
     """Two-proportion z-test on 'equals the smallest value' vs the rest."""
-    ref_unique, cur_unique = np.unique(reference), np.unique(current)
+    ref_unique, cur_unique = pd.unique(reference), pd.unique(current)
     if len(ref_unique) == 1 and len(cur_unique) == 1 and ref_unique[0] == cur_unique[0]:
         return 1.0, False
-    first = np.unique(np.concatenate([reference, current]))[0]
+    first = min(pd.unique(np.concatenate([reference, current])))
     n1, n2 = len(reference), len(current)
     p1 = float(np.sum(reference != first)) / n1
     p2 = float(np.sum(current != first)) / n2
@@ -98,8 +109,19 @@ def z_test(reference: Values, current: Values, kind: ColumnKind, threshold: floa
 def wasserstein(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
     """Wasserstein distance normed by the reference's standard deviation."""
     norm = max(float(np.std(reference)), 0.001)
-    value = float(stats.wasserstein_distance(reference, current)) / norm
+    value = wasserstein_distance(reference, current) / norm
     return value, value >= threshold
+
+
+def wasserstein_distance(u: Values, v: Values) -> float:
+    """scipy's ``wasserstein_distance`` (its ``_cdf_distance`` with p=1), computed on
+    two sorted runs merged by a stable sort instead of an argsort of both windows."""
+    u_sorted, v_sorted = np.sort(u), np.sort(v)
+    all_values = np.sort(np.concatenate([u_sorted, v_sorted]), kind="stable")
+    deltas = np.diff(all_values)
+    u_cdf = np.searchsorted(u_sorted, all_values[:-1], "right") / len(u)
+    v_cdf = np.searchsorted(v_sorted, all_values[:-1], "right") / len(v)
+    return float(np.sum(np.multiply(np.abs(u_cdf - v_cdf), deltas)))
 
 
 def jensenshannon(
@@ -123,7 +145,7 @@ def hellinger(reference: Values, current: Values, kind: ColumnKind, threshold: f
         overlap = float(np.sum(np.sqrt(ref_counts / len(reference) * cur_counts / len(current))))
     else:
         bins = np.histogram_bin_edges(
-            np.unique(np.concatenate([reference, current])), bins="sturges"
+            pd.unique(np.concatenate([reference, current])), bins="sturges"
         )
         h1 = np.histogram(reference, bins=bins, density=True)[0]
         h2 = np.histogram(current, bins=bins, density=True)[0]
@@ -149,7 +171,7 @@ STAT_TESTS: dict[str, StatTest] = {
 
 def default_stattest(reference: Values, current: Values, kind: ColumnKind) -> StatTest:
     """Evidently's default choice by column type, reference size and distinct values."""
-    n_values = len(np.unique(np.concatenate([reference, current])))
+    n_values = n_distinct(reference, current, cap=5)
     if len(reference) <= 1000:
         if kind == ColumnKind.NUMERIC and n_values > 5:
             return STAT_TESTS["ks"]

@@ -1,0 +1,285 @@
+"""Group fairness for binary decisions, with fairlearn's metric definitions.
+
+Every statistic is a function of each group's confusion counts (TP, FP, FN, TN, and
+for unlabeled rows predicted positives and negatives), so one vectorized counting
+pass serves all metrics, groups and intersections. The bootstrap resamples rows
+exactly by drawing those counts from a multinomial, which costs the same for 1,000
+rows or 10 million. Rates with a zero denominator are 0, as in fairlearn (which
+takes them from scikit-learn's normalized confusion matrix); such groups and groups
+below ``min_group_size`` are flagged, never dropped.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from detectors.base import BaseDetector, Params, Result, Status, Window
+
+# Cells of the per-group count table.
+TP, FP, FN, TN, UNLABELED_POS, UNLABELED_NEG = range(6)
+METRICS = ("selection_rate", "accuracy", "tpr", "fpr", "fnr", "precision")
+
+
+class BiasParams(Params):
+    """``positive_label`` is the favourable prediction. Alerts fire when the
+    demographic parity difference or equalized odds difference passes its threshold
+    or the four-fifths rule fails."""
+
+    positive_label: str | int | bool = 1
+    min_group_size: int = Field(default=30, ge=1)
+    intersections: bool = True
+    bootstrap_samples: int = Field(default=200, ge=0, le=10_000)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    seed: int = 0
+    demographic_parity_threshold: float = Field(default=0.1, ge=0, le=1)
+    equalized_odds_threshold: float = Field(default=0.1, ge=0, le=1)
+    four_fifths: float = Field(default=0.8, gt=0, le=1)
+
+
+class Interval(Result):
+    low: float
+    high: float
+
+
+class GroupMetrics(Result):
+    group: dict[str, str]
+    count: int
+    labeled: int
+    small: bool
+    selection_rate: float
+    accuracy: float | None
+    tpr: float | None
+    fpr: float | None
+    fnr: float | None
+    precision: float | None
+    intervals: dict[str, Interval]
+
+
+class Disparity(Result):
+    attributes: list[str]
+    groups: list[GroupMetrics]
+    demographic_parity_difference: float
+    demographic_parity_ratio: float
+    equalized_odds_difference: float | None
+    equalized_odds_ratio: float | None
+    four_fifths_passed: bool
+    worst_group: dict[str, str]
+    intervals: dict[str, Interval]
+
+
+class BiasResult(Result):
+    disparities: list[Disparity]
+    labeled_rows: int
+    rows: int
+
+
+def _rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)
+
+
+def group_metrics(cells: np.ndarray) -> dict[str, np.ndarray]:
+    """Metrics from a ``(..., groups, 6)`` count table, vectorized over leading axes."""
+    tp, fp, fn, tn = (cells[..., k] for k in (TP, FP, FN, TN))
+    labeled = tp + fp + fn + tn
+    total = labeled + cells[..., UNLABELED_POS] + cells[..., UNLABELED_NEG]
+    return {
+        "selection_rate": _rate(tp + fp + cells[..., UNLABELED_POS], total),
+        "accuracy": _rate(tp + tn, labeled),
+        "tpr": _rate(tp, tp + fn),
+        "fpr": _rate(fp, fp + tn),
+        "fnr": _rate(fn, tp + fn),
+        "precision": _rate(tp, tp + fp),
+    }
+
+
+def disparities(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """fairlearn's between-groups difference (max − min) and ratio (min / max)."""
+
+    def diff(values: np.ndarray) -> np.ndarray:
+        return values.max(axis=-1) - values.min(axis=-1)
+
+    def ratio(values: np.ndarray) -> np.ndarray:
+        return _rate(values.min(axis=-1), values.max(axis=-1))
+
+    return {
+        "demographic_parity_difference": diff(metrics["selection_rate"]),
+        "demographic_parity_ratio": ratio(metrics["selection_rate"]),
+        "equalized_odds_difference": np.maximum(diff(metrics["tpr"]), diff(metrics["fpr"])),
+        "equalized_odds_ratio": np.minimum(ratio(metrics["tpr"]), ratio(metrics["fpr"])),
+    }
+
+
+class BiasDetector(BaseDetector[BiasParams]):
+    kind: ClassVar[str] = "bias"
+    version: ClassVar[str] = "1"
+    params_model: ClassVar[type[Params]] = BiasParams
+
+    def run(self, reference: Window, current: Window) -> BiasResult:
+        """Fairness of ``current``; the reference is not needed for group metrics."""
+        sensitive = [c.name for c in current.columns if c.sensitive]
+        frame = current.frame
+        empty = BiasResult(
+            kind=self.kind,
+            version=self.version,
+            status=Status.INSUFFICIENT_DATA,
+            disparities=[],
+            labeled_rows=0,
+            rows=len(frame),
+        )
+        if not sensitive or current.prediction is None or len(frame) == 0:
+            return empty
+        cell = self._cells(frame, current.prediction, current.label)
+        groupings = [[name] for name in sensitive]
+        if self.params.intersections and len(sensitive) > 1:
+            groupings += [
+                list(c) for r in range(2, len(sensitive) + 1) for c in combinations(sensitive, r)
+            ]
+        found = [self._disparity(frame, cell, attrs) for attrs in groupings]
+        results = [d for d in found if d is not None]
+        if not results:
+            return empty
+        p = self.params
+        alert = any(
+            d.demographic_parity_difference > p.demographic_parity_threshold
+            or (d.equalized_odds_difference or 0.0) > p.equalized_odds_threshold
+            or not d.four_fifths_passed
+            for d in results
+        )
+        small = any(g.small for d in results for g in d.groups)
+        status = Status.ALERT if alert else Status.WARNING if small else Status.OK
+        labeled = int(frame[current.label].notna().sum()) if current.label else 0
+        return BiasResult(
+            kind=self.kind,
+            version=self.version,
+            status=status,
+            disparities=results,
+            labeled_rows=labeled,
+            rows=len(frame),
+        )
+
+    def _cells(self, frame: pd.DataFrame, prediction: str, label: str | None) -> np.ndarray:
+        """Each row's cell in the count table."""
+        positive = str(self.params.positive_label)
+        predicted = frame[prediction].astype(str).to_numpy() == positive
+        if label is None:
+            return np.where(predicted, UNLABELED_POS, UNLABELED_NEG)
+        has_label = frame[label].notna().to_numpy()
+        actual = frame[label].astype(str).to_numpy() == positive
+        labeled_cell = np.select(
+            [predicted & actual, predicted & ~actual, ~predicted & actual], [TP, FP, FN], TN
+        )
+        return np.where(has_label, labeled_cell, np.where(predicted, UNLABELED_POS, UNLABELED_NEG))
+
+    def _disparity(
+        self, frame: pd.DataFrame, cell: np.ndarray, attrs: list[str]
+    ) -> Disparity | None:
+        keys = frame[attrs].astype(str)
+        present = frame[attrs].notna().all(axis=1).to_numpy()
+        codes, uniques = pd.MultiIndex.from_frame(keys[present]).factorize()
+        if len(uniques) < 2:
+            return None
+        counts = np.bincount(codes * 6 + cell[present], minlength=len(uniques) * 6)
+        table = counts.reshape(len(uniques), 6).astype(float)
+        metrics = group_metrics(table)
+        overall = disparities(metrics)
+        intervals = self._bootstrap(table)
+        labeled = table[:, :4].sum(axis=1)
+        names = [
+            dict(zip(attrs, u if isinstance(u, tuple) else (u,), strict=True)) for u in uniques
+        ]
+        has_labels = bool(labeled.sum() > 0)
+        groups = []
+        for g, name in enumerate(names):
+            count = int(table[g].sum())
+
+            def labeled_value(metric: str, g: int = g) -> float | None:
+                return float(metrics[metric][g]) if labeled[g] > 0 else None
+
+            groups.append(
+                GroupMetrics(
+                    kind=self.kind,
+                    version=self.version,
+                    status=Status.OK
+                    if count >= self.params.min_group_size
+                    else Status.INSUFFICIENT_DATA,
+                    group=name,
+                    count=count,
+                    labeled=int(labeled[g]),
+                    small=count < self.params.min_group_size,
+                    selection_rate=float(metrics["selection_rate"][g]),
+                    accuracy=labeled_value("accuracy"),
+                    tpr=labeled_value("tpr"),
+                    fpr=labeled_value("fpr"),
+                    fnr=labeled_value("fnr"),
+                    precision=labeled_value("precision"),
+                    intervals={m: intervals["groups"][m][g] for m in METRICS},
+                )
+            )
+        worst = int(np.argmin(metrics["selection_rate"]))
+        dp_ratio = float(overall["demographic_parity_ratio"])
+        return Disparity(
+            kind=self.kind,
+            version=self.version,
+            status=Status.ALERT if dp_ratio < self.params.four_fifths else Status.OK,
+            attributes=attrs,
+            groups=groups,
+            demographic_parity_difference=float(overall["demographic_parity_difference"]),
+            demographic_parity_ratio=dp_ratio,
+            equalized_odds_difference=float(overall["equalized_odds_difference"])
+            if has_labels
+            else None,
+            equalized_odds_ratio=float(overall["equalized_odds_ratio"]) if has_labels else None,
+            four_fifths_passed=dp_ratio >= self.params.four_fifths,
+            worst_group=names[worst],
+            intervals=intervals["disparities"],
+        )
+
+    def _bootstrap(self, table: np.ndarray) -> dict[str, Any]:
+        """Percentile intervals from an exact row bootstrap, drawn on the counts."""
+        p = self.params
+        samples = p.bootstrap_samples
+        if samples == 0:
+            return {
+                "groups": {
+                    m: [
+                        Interval(
+                            kind=self.kind,
+                            version=self.version,
+                            status=Status.OK,
+                            low=float("nan"),
+                            high=float("nan"),
+                        )
+                    ]
+                    * len(table)
+                    for m in METRICS
+                },
+                "disparities": {},
+            }
+        rng = np.random.default_rng(p.seed)
+        flat = table.ravel()
+        draws = rng.multinomial(int(flat.sum()), flat / flat.sum(), size=samples)
+        boot = draws.reshape(samples, *table.shape).astype(float)
+        metrics = group_metrics(boot)
+        spread = disparities(metrics)
+        tail = (1 - p.confidence) / 2 * 100
+
+        def interval(values: np.ndarray) -> Interval:
+            low, high = np.percentile(values, [tail, 100 - tail])
+            return Interval(
+                kind=self.kind,
+                version=self.version,
+                status=Status.OK,
+                low=float(low),
+                high=float(high),
+            )
+
+        return {
+            "groups": {m: [interval(metrics[m][:, g]) for g in range(len(table))] for m in METRICS},
+            "disparities": {name: interval(values) for name, values in spread.items()},
+        }
