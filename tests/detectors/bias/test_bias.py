@@ -1,0 +1,135 @@
+"""Group metrics and disparities equal fairlearn's (fairlearn is the oracle)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from fairlearn.metrics import (
+    MetricFrame,
+    demographic_parity_difference,
+    demographic_parity_ratio,
+    equalized_odds_difference,
+    equalized_odds_ratio,
+    false_negative_rate,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+from sklearn.metrics import accuracy_score, precision_score
+
+from detectors.base import ColumnKind, ColumnSpec, Status, Window
+from detectors.bias.detector import BiasDetector, BiasParams
+
+FAIRLEARN = {
+    "selection_rate": selection_rate,
+    "accuracy": accuracy_score,
+    "tpr": true_positive_rate,
+    "fpr": false_positive_rate,
+    "fnr": false_negative_rate,
+    "precision": lambda y, p: precision_score(y, p, zero_division=0),
+}
+COLUMNS = (
+    ColumnSpec("x", ColumnKind.NUMERIC),
+    ColumnSpec("sex", ColumnKind.CATEGORICAL, sensitive=True),
+    ColumnSpec("race", ColumnKind.CATEGORICAL, sensitive=True),
+)
+
+
+def _frame(n=20_000, seed=1, disadvantage=0.0):
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["F", "M"], n)
+    race = rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1])
+    label = rng.integers(0, 2, n)
+    p_positive = np.where(label == 1, 0.7, 0.3) - np.where(sex == "F", disadvantage, 0.0)
+    prediction = (rng.random(n) < p_positive).astype(int)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "sex": sex,
+            "race": race,
+            "label": label,
+            "prediction": prediction,
+        }
+    )
+
+
+def _run(frame, label="label", **params):
+    window = Window(frame, COLUMNS, prediction="prediction", label=label)
+    return BiasDetector(BiasParams(**params)).run(window, window)
+
+
+@pytest.mark.parametrize("attributes", [["sex"], ["race"], ["sex", "race"]])
+def test_group_metrics_and_disparities_equal_fairlearn(attributes):
+    frame = _frame(disadvantage=0.1)
+    result = _run(frame)
+    disparity = next(d for d in result.disparities if d.attributes == attributes)
+    sensitive = frame[attributes] if len(attributes) > 1 else frame[attributes[0]]
+    y, p = frame["label"], frame["prediction"]
+    oracle = MetricFrame(
+        metrics=FAIRLEARN, y_true=y, y_pred=p, sensitive_features=sensitive
+    ).by_group
+    for group in disparity.groups:
+        key = tuple(group.group[a] for a in attributes)
+        row = oracle.loc[key if len(key) > 1 else key[0]]
+        for metric in FAIRLEARN:
+            assert getattr(group, metric) == pytest.approx(row[metric], abs=1e-12), (key, metric)
+    assert disparity.demographic_parity_difference == pytest.approx(
+        demographic_parity_difference(y, p, sensitive_features=sensitive), abs=1e-12
+    )
+    assert disparity.demographic_parity_ratio == pytest.approx(
+        demographic_parity_ratio(y, p, sensitive_features=sensitive), abs=1e-12
+    )
+    assert disparity.equalized_odds_difference == pytest.approx(
+        equalized_odds_difference(y, p, sensitive_features=sensitive), abs=1e-12
+    )
+    assert disparity.equalized_odds_ratio == pytest.approx(
+        equalized_odds_ratio(y, p, sensitive_features=sensitive), abs=1e-12
+    )
+
+
+def test_a_disadvantaged_group_raises_an_alert_naming_it():
+    result = _run(_frame(disadvantage=0.25))
+    assert result.status == Status.ALERT
+    sex = next(d for d in result.disparities if d.attributes == ["sex"])
+    assert sex.worst_group == {"sex": "F"}
+    assert not sex.four_fifths_passed
+
+
+def test_a_fair_model_is_ok():
+    result = _run(_frame(disadvantage=0.0))
+    assert result.status == Status.OK, [
+        (d.attributes, d.demographic_parity_difference) for d in result.disparities
+    ]
+
+
+def test_label_free_metrics_work_before_labels_arrive():
+    frame = _frame(disadvantage=0.1)
+    result = _run(frame, label=None)
+    sex = next(d for d in result.disparities if d.attributes == ["sex"])
+    oracle = demographic_parity_difference(
+        frame["label"], frame["prediction"], sensitive_features=frame["sex"]
+    )
+    assert sex.demographic_parity_difference == pytest.approx(oracle, abs=1e-12)
+    assert sex.equalized_odds_difference is None
+    assert all(g.tpr is None for g in sex.groups)
+
+
+def test_small_groups_are_flagged_not_dropped():
+    frame = _frame(n=2000)
+    frame.loc[:4, "race"] = "tiny"
+    result = _run(frame, min_group_size=30)
+    race = next(d for d in result.disparities if d.attributes == ["race"])
+    tiny = next(g for g in race.groups if g.group == {"race": "tiny"})
+    assert tiny.small and tiny.count == 5 and tiny.status == Status.INSUFFICIENT_DATA
+
+
+def test_bootstrap_intervals_are_seeded_and_cover_the_estimate():
+    frame = _frame(n=5000, disadvantage=0.1)
+    first, second = _run(frame, seed=3), _run(frame, seed=3)
+    assert first == second
+    sex = next(d for d in first.disparities if d.attributes == ["sex"])
+    interval = sex.intervals["demographic_parity_difference"]
+    assert interval.low <= sex.demographic_parity_difference <= interval.high
+    for group in sex.groups:
+        rate = group.intervals["selection_rate"]
+        assert rate.low <= group.selection_rate <= rate.high
+        assert rate.high - rate.low < 0.1
