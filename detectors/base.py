@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -46,6 +47,9 @@ class Window:
     prediction: str | None = None
     score: str | None = None
     label: str | None = None
+    # The window's bounds, given by the caller: detectors never read a clock.
+    start: datetime | None = None
+    end: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:

@@ -7,11 +7,13 @@ from typing import Any
 
 from detectors.base import BaseDetector
 from detectors.bias.detector import BiasDetector
+from detectors.cost.detector import CostDetector
 from detectors.drift.detector import DriftDetector
 
 DETECTORS: dict[str, type[BaseDetector[Any]]] = {
     DriftDetector.kind: DriftDetector,
     BiasDetector.kind: BiasDetector,
+    CostDetector.kind: CostDetector,
 }
 
 
