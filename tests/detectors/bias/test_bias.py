@@ -9,24 +9,13 @@ from fairlearn.metrics import (
     demographic_parity_ratio,
     equalized_odds_difference,
     equalized_odds_ratio,
-    false_negative_rate,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
 )
-from sklearn.metrics import accuracy_score, precision_score
 
+from benchmarks.bias import fairlearn_metrics
 from detectors.base import ColumnKind, ColumnSpec, Status, Window
 from detectors.bias.detector import BiasDetector, BiasParams
 
-FAIRLEARN = {
-    "selection_rate": selection_rate,
-    "accuracy": accuracy_score,
-    "tpr": true_positive_rate,
-    "fpr": false_positive_rate,
-    "fnr": false_negative_rate,
-    "precision": lambda y, p: precision_score(y, p, zero_division=0),
-}
+FAIRLEARN = fairlearn_metrics()
 COLUMNS = (
     ColumnSpec("x", ColumnKind.NUMERIC),
     ColumnSpec("sex", ColumnKind.CATEGORICAL, sensitive=True),
