@@ -33,6 +33,10 @@ class ColumnSpec:
     name: str
     kind: ColumnKind
     sensitive: bool = False
+    # Whether the model takes this column, and for a categorical input the categories
+    # whose index it receives.
+    model_input: bool = True
+    categories: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

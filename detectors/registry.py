@@ -9,11 +9,13 @@ from detectors.base import BaseDetector
 from detectors.bias.detector import BiasDetector
 from detectors.cost.detector import CostDetector
 from detectors.drift.detector import DriftDetector
+from detectors.explain.detector import ExplainDetector
 
 DETECTORS: dict[str, type[BaseDetector[Any]]] = {
     DriftDetector.kind: DriftDetector,
     BiasDetector.kind: BiasDetector,
     CostDetector.kind: CostDetector,
+    ExplainDetector.kind: ExplainDetector,
 }
 
 

@@ -40,11 +40,18 @@ def coalition_values(
     masks: torch.Tensor,
     *,
     output: int = 0,
+    weights: torch.Tensor | None = None,
     chunk_rows: int = 1 << 20,
 ) -> torch.Tensor:
-    """``v`` of shape (rows, coalitions): the mean model output over background rows."""
+    """``v`` of shape (rows, coalitions): the (weighted) mean model output over
+    background rows."""
     n, m = x.shape
     k, b = masks.shape[0], background.shape[0]
+    w = (
+        torch.full((b,), 1.0 / b, dtype=torch.float64, device=x.device)
+        if weights is None
+        else (weights / weights.sum()).double().to(x.device)
+    )
     values = torch.empty((n, k), dtype=torch.float64, device=x.device)
     # Coalitions per forward pass, so one pass holds about chunk_rows inputs.
     per_pass = max(1, chunk_rows // b)
@@ -54,7 +61,7 @@ def coalition_values(
             block = mask_f[start : start + per_pass]  # (k', m)
             inputs = block[:, None, :] * x[row] + (1 - block[:, None, :]) * background[None]
             out = model_output(model, inputs.reshape(-1, m), output)
-            values[row, start : start + len(block)] = out.reshape(len(block), b).mean(1).double()
+            values[row, start : start + len(block)] = out.reshape(len(block), b).double() @ w
     return values
 
 
@@ -64,14 +71,19 @@ def all_masks(m: int, device: torch.device) -> torch.Tensor:
 
 
 def exact_shapley(
-    model: Model, x: torch.Tensor, background: torch.Tensor, *, output: int = 0
+    model: Model,
+    x: torch.Tensor,
+    background: torch.Tensor,
+    *,
+    output: int = 0,
+    weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact Shapley values (rows, M) and the base value E[f(background)]."""
     m = x.shape[1]
     if m > MAX_EXACT_FEATURES:
         raise ValueError(f"exact mode enumerates 2^M coalitions; M={m} > {MAX_EXACT_FEATURES}")
     masks = all_masks(m, x.device)
-    v = coalition_values(model, x, background, masks, output=output)
+    v = coalition_values(model, x, background, masks, output=output, weights=weights)
     size = masks.sum(1)
     weight = torch.tensor(
         [math.factorial(s) * math.factorial(m - s - 1) / math.factorial(m) for s in range(m)],
@@ -150,13 +162,14 @@ def kernel_shap(
     nsamples: int,
     seed: int = 0,
     output: int = 0,
+    weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sampled Kernel SHAP values (rows, M) and the base value."""
     m = x.shape[1]
     masks_np, weights_np = kernel_coalitions(m, nsamples, np.random.default_rng(seed))
     ends = torch.stack([torch.zeros(m, dtype=torch.bool), torch.ones(m, dtype=torch.bool)])
     masks = torch.cat([ends, torch.from_numpy(masks_np)]).to(x.device)
-    v = coalition_values(model, x, background, masks, output=output)
+    v = coalition_values(model, x, background, masks, output=output, weights=weights)
     base, full, v = v[:, 0], v[:, 1], v[:, 2:]
     z = torch.from_numpy(masks_np).double().to(x.device)
     w = torch.from_numpy(weights_np).to(x.device)

@@ -1,5 +1,7 @@
 """The contract, checked for every registered detector."""
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,12 @@ def _window(n):
 
 
 # The least each kind needs; a kind missing here fails the contract test.
-MINIMAL_PARAMS = {"drift": {}, "bias": {}, "cost": {"price_per_1k_predictions": 0.5}}
+MINIMAL_PARAMS: dict[str, dict[str, Any]] = {
+    "drift": {},
+    "bias": {},
+    "cost": {"price_per_1k_predictions": 0.5},
+    "explain": {"nsamples": 64, "max_rows": 5},
+}
 
 
 @pytest.mark.parametrize("kind", sorted(DETECTORS))

@@ -15,7 +15,9 @@ from detectors.explain.kernel_shap import exact_shapley, kernel_shap
 
 def mlp(m, seed=0):
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(m, 32), nn.Tanh(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 1)).double()
+    model = nn.Sequential(
+        nn.Linear(m, 32), nn.Tanh(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 1)
+    ).double()
     return torch.jit.script(model.eval())
 
 
@@ -77,7 +79,9 @@ def test_sampled_mode_is_at_least_as_accurate_as_shap_kernel_explainer(nsamples)
 
     np.random.seed(0)
     explainer = shap.KernelExplainer(f, background.numpy())
-    theirs = np.array(explainer.shap_values(x.numpy(), nsamples=nsamples, l1_reg=False, silent=True))
+    theirs = np.array(
+        explainer.shap_values(x.numpy(), nsamples=nsamples, l1_reg=False, silent=True)
+    )
     theirs = theirs.reshape(x.shape[0], m)
     our_error = relative_error(ours.numpy(), exact.numpy())
     their_error = relative_error(theirs, exact.numpy())
