@@ -51,7 +51,8 @@ def shap_explain(model: Any, rows: np.ndarray, background: np.ndarray, nsamples:
 
 
 def shapley_formula(model: Any, x: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Exact Shapley values of one row, from the formula, one coalition at a time."""
+    """Exact Shapley values of one row, from the formula, one coalition at a time
+    (in the background's dtype, which must be the model's)."""
     m = len(x)
     cache: dict[tuple[int, ...], float] = {}
 
@@ -60,9 +61,7 @@ def shapley_formula(model: Any, x: np.ndarray, background: np.ndarray) -> np.nda
             inputs = background.copy()
             inputs[:, list(subset)] = x[list(subset)]
             with torch.no_grad():
-                cache[subset] = float(
-                    model(torch.from_numpy(inputs.astype(np.float32))).double().mean()
-                )
+                cache[subset] = float(model(torch.from_numpy(inputs)).double().mean())
         return cache[subset]
 
     phi = np.zeros(m)

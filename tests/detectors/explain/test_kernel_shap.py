@@ -1,15 +1,13 @@
 """Exact mode equals Shapley values by definition; sampled mode is at least as
 accurate as shap.KernelExplainer(l1_reg=False) with the same number of samples."""
 
-import math
-from itertools import combinations
-
 import numpy as np
 import pytest
 import shap
 import torch
 from torch import nn
 
+from benchmarks.explain import shapley_formula
 from detectors.explain.kernel_shap import exact_shapley, kernel_shap
 
 
@@ -26,32 +24,12 @@ def data(m, n, b, seed=0):
     return torch.from_numpy(rng.normal(size=(n, m))), torch.from_numpy(rng.normal(size=(b, m)))
 
 
-def brute_force(model, x, background):
-    """Shapley's formula, one coalition at a time."""
-    m = x.shape[0]
-
-    def v(subset):
-        inputs = background.clone()
-        inputs[:, list(subset)] = x[list(subset)]
-        with torch.no_grad():
-            return float(model(inputs).mean())
-
-    phi = np.zeros(m)
-    for i in range(m):
-        others = [j for j in range(m) if j != i]
-        for size in range(m):
-            weight = math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m)
-            for subset in combinations(others, size):
-                phi[i] += weight * (v((*subset, i)) - v(subset))
-    return phi
-
-
 def test_exact_mode_equals_shapleys_formula():
     model = mlp(6)
     x, background = data(6, 3, 20)
     phi, base = exact_shapley(model, x, background)
     for row in range(3):
-        expected = brute_force(model, x[row], background)
+        expected = shapley_formula(model, x[row].numpy(), background.numpy())
         np.testing.assert_allclose(phi[row].numpy(), expected, rtol=1e-5, atol=1e-10)
     with torch.no_grad():
         f_x = model(x).squeeze(1).double()
