@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from scipy import stats
 
 from detectors.base import BaseDetector, ColumnKind, ColumnSpec, Params, Result, Status, Window
@@ -21,7 +21,12 @@ from detectors.explain.kernel_shap import MAX_EXACT_FEATURES, Model, exact_shapl
 
 
 class ExplainParams(Params):
-    method: Literal["kernel", "exact"] = "kernel"
+    """``kernel``: sampled Kernel SHAP; ``exact``: all 2^M coalitions (M ≤ 16);
+    ``gradient``: shap's GradientExplainer (expected gradients) on the model's device,
+    ``nsamples`` gradient samples per row. shap's DeepExplainer is not offered: it
+    hooks submodules, which TorchScript modules (the only artifacts loaded) refuse."""
+
+    method: Literal["kernel", "exact", "gradient"] = "kernel"
     nsamples: int | None = Field(default=None, ge=8, description="Default: 2·M + 2048.")
     background: Literal["sample", "kmeans"] = "sample"
     background_size: int = Field(default=100, ge=1, le=10_000)
@@ -31,6 +36,12 @@ class ExplainParams(Params):
     seed: int = 0
     importance_shift_threshold: float = Field(default=0.3, gt=0, le=1)
     rank_correlation_threshold: float = Field(default=0.5, ge=-1, le=1)
+
+    @model_validator(mode="after")
+    def _gradient_takes_a_sampled_background(self) -> ExplainParams:
+        if self.method == "gradient" and self.background != "sample":
+            raise ValueError("the gradient method takes a sampled background, not k-means")
+        return self
 
 
 class RowExplanation(Result):
@@ -220,6 +231,8 @@ class ExplainDetector(BaseDetector[ExplainParams]):
         x = torch.as_tensor(rows, dtype=torch.float32, device=self.device)
         bg = torch.as_tensor(background, dtype=torch.float32, device=self.device)
         w = torch.as_tensor(weights, dtype=torch.float64, device=self.device)
+        if self.params.method == "gradient":
+            return self._expected_gradients(x, bg, nsamples)
         if self.params.method == "exact":
             phi, base = exact_shapley(forward, x, bg, output=self.params.output, weights=w)
         else:
@@ -233,3 +246,19 @@ class ExplainDetector(BaseDetector[ExplainParams]):
                 weights=w,
             )
         return phi.cpu().numpy(), base.cpu().numpy()
+
+    def _expected_gradients(
+        self, x: torch.Tensor, background: torch.Tensor, nsamples: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        import shap  # a peer library, needed by this method alone
+
+        if not isinstance(self.model, torch.nn.Module):
+            raise TypeError("the gradient method needs a torch module")
+        explainer = shap.GradientExplainer(self.model, background)
+        values = np.asarray(explainer.shap_values(x, nsamples=nsamples, rseed=self.params.seed))
+        phi = values[..., self.params.output] if values.ndim == 3 else values
+        with torch.no_grad():
+            out = self.model(background)
+            out = out[:, self.params.output] if out.dim() == 2 else out
+        base = np.full(len(x), float(out.double().mean()))
+        return phi.astype(float), base

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from pydantic import ValidationError
 from torch import nn
 
 from detectors.base import ColumnKind, ColumnSpec, Status, Window
@@ -87,6 +88,37 @@ def test_importance_and_attribution_drift():
     drifted = detector.run(reference, shifted)
     assert max(drifted.importance.items(), key=lambda kv: kv[1])[0] == "b"
     assert drifted.status == Status.ALERT and drifted.importance_shift > 0.3
+
+
+def test_gradient_method_approximates_the_closed_form():
+    """Expected gradients of a linear model: w_i (x_i - E[b_i]), estimated by sampling
+    one background row per gradient sample; within 4 standard errors."""
+    reference, current = window(400, 8), window(100, 9)
+    nsamples = 4000
+    result = (
+        ExplainDetector(
+            ExplainParams(method="gradient", background_size=200, max_rows=5, nsamples=nsamples)
+        )
+        .with_model(linear_model())
+        .run(reference, current)
+    )
+    codes = {"red": 0.0, "green": 1.0, "blue": 2.0}
+    ref = reference.frame
+    ref_matrix = np.column_stack([ref["a"], ref["b"], ref["color"].map(codes)])
+    spread = ref_matrix.std(axis=0)
+    for row in result.rows:
+        values = current.frame.loc[row.row]
+        x = np.array([values["a"], values["b"], codes[values["color"]]])
+        expected = np.array(WEIGHTS) * (x - ref_matrix.mean(axis=0))
+        got = np.array([row.attributions[n] for n in result.features])
+        # Background-sampling error (200 of 400 rows) plus gradient-sampling error.
+        tolerance = 4 * np.abs(WEIGHTS) * spread * (1 / np.sqrt(200) + 1 / np.sqrt(nsamples))
+        assert np.all(np.abs(got - expected) <= tolerance), (got, expected, tolerance)
+
+
+def test_gradient_method_refuses_a_kmeans_background():
+    with pytest.raises(ValidationError, match="sampled background"):
+        ExplainParams(method="gradient", background="kmeans")
 
 
 def test_missing_values_take_the_reference_mean_and_no_model_is_insufficient():
