@@ -189,7 +189,19 @@ class DriftDetector(BaseDetector[DriftParams]):
         threshold = self.params.per_column_threshold.get(
             name, self.params.threshold or test.default_threshold
         )
-        score, drifted = test.function(ref, cur, kind, threshold)
+        try:
+            score, drifted = test.function(ref, cur, kind, threshold)
+        except ValueError as exc:
+            # The statistic is undefined on these windows (Evidently raises the same).
+            return ColumnDrift(
+                **base,
+                status=Status.INSUFFICIENT_DATA,
+                stattest=test.name,
+                score=None,
+                threshold=threshold,
+                drifted=False,
+                detail=str(exc),
+            )
         unseen = (
             sorted(str(vocabulary[code]) for code in set(pd.unique(cur)) - set(pd.unique(ref)))
             if vocabulary is not None

@@ -155,6 +155,51 @@ def hellinger(reference: Values, current: Values, kind: ColumnKind, threshold: f
     return value, value >= threshold
 
 
+def anderson(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    p_value = float(stats.anderson_ksamp([reference, current])[2])
+    return p_value, p_value < threshold
+
+
+def energy(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    value = float(stats.energy_distance(reference, current))
+    return value, value > threshold
+
+
+def epps_singleton(
+    reference: Values, current: Values, kind: ColumnKind, threshold: float
+) -> Outcome:
+    if stats.iqr(np.hstack((reference, current))) == 0:
+        raise ValueError("Epps-Singleton needs a non-zero interquartile range")
+    p_value = float(stats.epps_singleton_2samp(reference, current)[1])
+    return p_value, p_value < threshold
+
+
+def g_test(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    """Evidently compares raw counts, so windows of different sizes are refused (scipy
+    requires equal sums)."""
+    ref_counts, cur_counts = _counts(reference, current)
+    p_value = float(stats.power_divergence(cur_counts, ref_counts, lambda_="log-likelihood")[1])
+    return p_value, p_value < threshold
+
+
+def kl_divergence(
+    reference: Values, current: Values, kind: ColumnKind, threshold: float
+) -> Outcome:
+    ref, cur = binned_percents(reference, current, kind, fill_zeroes=True)
+    value = float(stats.entropy(ref, cur))
+    return value, value >= threshold
+
+
+def mann_whitney(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    p_value = float(stats.mannwhitneyu(x=reference, y=current, alternative="less")[1])
+    return p_value, p_value < threshold
+
+
+def t_test(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    p_value = float(stats.ttest_ind(reference, current)[1])
+    return p_value, p_value < threshold
+
+
 NUMERIC = frozenset({ColumnKind.NUMERIC})
 CATEGORICAL = frozenset({ColumnKind.CATEGORICAL})
 BOTH = NUMERIC | CATEGORICAL
@@ -166,6 +211,13 @@ STAT_TESTS: dict[str, StatTest] = {
     "jensenshannon": StatTest("jensenshannon", jensenshannon, BOTH, 0.1, False),
     "psi": StatTest("psi", psi, BOTH, 0.1, False),
     "hellinger": StatTest("hellinger", hellinger, BOTH, 0.1, False),
+    "anderson": StatTest("anderson", anderson, NUMERIC, 0.1, True),
+    "ed": StatTest("ed", energy, NUMERIC, 0.1, False),
+    "es": StatTest("es", epps_singleton, NUMERIC, 0.05, True),
+    "g_test": StatTest("g_test", g_test, CATEGORICAL, 0.1, True),
+    "kl_div": StatTest("kl_div", kl_divergence, BOTH, 0.1, False),
+    "mannw": StatTest("mannw", mann_whitney, NUMERIC, 0.05, True),
+    "t_test": StatTest("t_test", t_test, NUMERIC, 0.05, True),
 }
 
 

@@ -95,3 +95,13 @@ def test_bad_params_name_the_field(params):
     with pytest.raises(ValidationError) as info:
         build("drift", params)
     assert next(iter(params)) in str(info.value)
+
+
+def test_a_statistic_undefined_on_the_windows_is_reported_not_raised():
+    reference, current = _windows()
+    current = Window(current.frame.iloc[:1000], current.columns, prediction="prediction")
+    result = drift({"per_column_stattest": {"region": "g_test"}}).run(reference, current)
+    region = next(c for c in result.columns if c.column == "region")
+    assert region.status == Status.INSUFFICIENT_DATA
+    assert region.detail is not None and "sum of the observed frequencies" in region.detail
+    assert result.evaluated_columns == 3
