@@ -21,7 +21,6 @@ class IngestSettings(BaseModel):
     # Compressed or not, a request body larger than this is refused with 413.
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1024)
-    max_event_id_length: int = Field(128, ge=8, le=512)
 
 
 class Settings(BaseSettings):

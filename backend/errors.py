@@ -1,7 +1,6 @@
 """Expected failures as typed exceptions, rendered as RFC 9457 problem JSON.
 
 VerityError
- ├── BadRequest (400)
  ├── Unauthorized (401)
  ├── Forbidden (403)
  ├── NotFound (404)
@@ -25,12 +24,6 @@ class VerityError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions
-
-
-class BadRequest(VerityError):
-    status = 400
-    slug = "bad-request"
-    title = "Bad request"
 
 
 class Unauthorized(VerityError):

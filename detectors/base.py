@@ -7,10 +7,10 @@ their params. "Not enough data" is a status, never an exception.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
@@ -54,7 +54,6 @@ class Window:
     # The window's bounds, given by the caller: detectors never read a clock.
     start: datetime | None = None
     end: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.frame)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -97,6 +97,21 @@ def _category_codes(
     return codes[:split], codes[split:], np.asarray(vocabulary), *missing
 
 
+def _unevaluated(
+    base: dict[str, Any], stattest: str | None, threshold: float | None, detail: str
+) -> ColumnDrift:
+    """A column the detector could not score, and why."""
+    return ColumnDrift(
+        **base,
+        status=Status.INSUFFICIENT_DATA,
+        stattest=stattest,
+        score=None,
+        threshold=threshold,
+        drifted=False,
+        detail=detail,
+    )
+
+
 class DriftDetector(BaseDetector[DriftParams]):
     kind: ClassVar[str] = "drift"
     version: ClassVar[str] = "1"
@@ -166,26 +181,11 @@ class DriftDetector(BaseDetector[DriftParams]):
             "current_missing": cur_missing,
         }
         if len(ref) == 0 or len(cur) == 0:
-            return ColumnDrift(
-                **base,
-                status=Status.INSUFFICIENT_DATA,
-                stattest=None,
-                score=None,
-                threshold=None,
-                drifted=False,
-                detail="no non-missing values in a window",
-            )
+            return _unevaluated(base, None, None, "no non-missing values in a window")
         test = self._stattest(name, ref, cur, kind)
         if kind not in test.kinds:
-            return ColumnDrift(
-                **base,
-                status=Status.INSUFFICIENT_DATA,
-                stattest=test.name,
-                score=None,
-                threshold=None,
-                drifted=False,
-                detail=f"stattest '{test.name}' does not apply to {kind.value} columns",
-            )
+            detail = f"stattest '{test.name}' does not apply to {kind.value} columns"
+            return _unevaluated(base, test.name, None, detail)
         threshold = self.params.per_column_threshold.get(
             name, self.params.threshold or test.default_threshold
         )
@@ -193,15 +193,7 @@ class DriftDetector(BaseDetector[DriftParams]):
             score, drifted = test.function(ref, cur, kind, threshold)
         except ValueError as exc:
             # The statistic is undefined on these windows (Evidently raises the same).
-            return ColumnDrift(
-                **base,
-                status=Status.INSUFFICIENT_DATA,
-                stattest=test.name,
-                score=None,
-                threshold=threshold,
-                drifted=False,
-                detail=str(exc),
-            )
+            return _unevaluated(base, test.name, threshold, str(exc))
         unseen = (
             sorted(str(vocabulary[code]) for code in set(pd.unique(cur)) - set(pd.unique(ref)))
             if vocabulary is not None
