@@ -200,6 +200,116 @@ def t_test(reference: Values, current: Values, kind: ColumnKind, threshold: floa
     return p_value, p_value < threshold
 
 
+def cramer_von_mises(
+    reference: Values, current: Values, kind: ColumnKind, threshold: float
+) -> Outcome:
+    """Evidently carries a copy of scipy's two-sample test; scipy's own is used."""
+    if len(reference) <= 1 or len(current) <= 1:
+        raise ValueError("Cramer-von Mises needs at least two values in each window")
+    p_value = float(stats.cramervonmises_2samp(reference, current).pvalue)
+    return p_value, p_value <= threshold
+
+
+def fisher_exact(reference: Values, current: Values, kind: ColumnKind, threshold: float) -> Outcome:
+    """Fisher's exact test on a 2x2 table: Evidently defines it only for binary columns
+    and windows of equal size."""
+    ref_counts, cur_counts = _counts(reference, current)
+    if len(ref_counts) > 2:
+        raise ValueError(
+            "Expects binary data for both reference and current, but found unique categories > 2"
+        )
+    if len(reference) != len(current):
+        raise ValueError(
+            "reference_data and current_data are not of equal length, please ensure "
+            "that they are of equal length (Fisher's exact test)"
+        )
+    if len(ref_counts) < 2:
+        ref_counts, cur_counts = np.append(ref_counts, 0.0), np.append(cur_counts, 0.0)
+    table = np.array([cur_counts, ref_counts]).astype(np.int64)
+    p_value = float(stats.fisher_exact(table)[1])
+    return p_value, p_value < threshold
+
+
+# Evidently's permutation tests are seeded; Verity uses the same streams, so the
+# p-values are reproducible run to run and equal to Evidently's.
+PERMUTATION_SEED = 0
+TVD_PERMUTATIONS = 1000
+MMD_PERMUTATIONS = 100
+MMD_MAX_ROWS = 5000
+
+
+def _tvd(ref_counts: Values, cur_counts: Values) -> Values:
+    """Total variation distance along the last axis."""
+    ref_total = ref_counts.sum(axis=-1, keepdims=True)
+    cur_total = cur_counts.sum(axis=-1, keepdims=True)
+    return 0.5 * np.sum(np.abs(ref_counts / ref_total - cur_counts / cur_total), axis=-1)
+
+
+def total_variation(
+    reference: Values, current: Values, kind: ColumnKind, threshold: float
+) -> Outcome:
+    """TVD with Evidently's two-sided permutation p-value (1,000 permutations, seed 0),
+    permuting category codes and counting with bincount instead of Counter."""
+    codes, keys = pd.factorize(np.concatenate([reference, current]))
+    n_ref, n_keys = len(reference), len(keys)
+    ref_counts = np.bincount(codes[:n_ref], minlength=n_keys).astype(float)
+    total = np.bincount(codes, minlength=n_keys).astype(float)
+    observed = float(_tvd(ref_counts, total - ref_counts))
+    rng = np.random.RandomState(PERMUTATION_SEED)
+    permuted = np.empty((TVD_PERMUTATIONS, n_keys))
+    for i in range(TVD_PERMUTATIONS):
+        # legacy RandomState.choice(n, size, replace=False) is permutation(n)[:size]
+        chosen = codes[rng.permutation(len(codes))[:n_ref]]
+        permuted[i] = np.bincount(chosen, minlength=n_keys)
+    statistics = _tvd(permuted, total - permuted)
+    p_value = float(np.sum(observed <= np.abs(statistics)) / TVD_PERMUTATIONS)
+    return p_value, p_value < threshold
+
+
+def empirical_mmd(
+    reference: Values, current: Values, kind: ColumnKind, threshold: float
+) -> Outcome:
+    """Maximum mean discrepancy with an RBF kernel (median heuristic on the
+    reference) and Evidently's 100-permutation p-value. The kernel matrix is
+    (n + m)², so the windows are bounded; sample larger ones."""
+    n, m = len(reference), len(current)
+    if n + m > MMD_MAX_ROWS:
+        raise ValueError(
+            f"empirical MMD builds an (n+m)^2 kernel matrix: at most {MMD_MAX_ROWS} rows "
+            f"in both windows, got {n + m}; set a sampling cap or choose another test"
+        )
+    if n < 2 or m < 2:
+        raise ValueError("empirical MMD needs at least two values in each window")
+    x = reference.astype(float)
+    y = current.astype(float)
+    sigma = float(0.5 * np.percentile((x[:, None] - x[None, :]) ** 2, 50, method="nearest")) ** 0.5
+    if sigma == 0:
+        sigma = 0.5**0.5
+    gamma = 1.0 / (2.0 * sigma**2)
+    pooled = np.concatenate([x, y])
+    kernel = np.exp(-gamma * (pooled[:, None] - pooled[None, :]) ** 2)
+    np.fill_diagonal(kernel, 0.0)
+    a, b = 1 / (n * (n - 1)), 1 / (m * (m - 1))
+
+    def mmd(in_x: Values) -> Values:
+        """MMD for each column of a (n+m, k) indicator of which rows play x."""
+        in_y = 1.0 - in_x
+        kx, ky = kernel @ in_x, kernel @ in_y
+        within = a * np.sum(in_x * kx, 0) + b * np.sum(in_y * ky, 0)
+        return within - 2.0 * np.sum(in_y * kx, 0) / (n * m)
+
+    identity = np.zeros((n + m, 1))
+    identity[:n] = 1.0
+    observed = mmd(identity)[0]
+    rng = np.random.RandomState(PERMUTATION_SEED)
+    indicators = np.zeros((n + m, MMD_PERMUTATIONS))
+    for i in range(MMD_PERMUTATIONS):
+        # Evidently's permuted matrix puts rows index[:n] in the x block.
+        indicators[rng.permutation(n + m)[:n], i] = 1.0
+    p_value = float(np.mean(observed <= mmd(indicators)))
+    return p_value, p_value < threshold
+
+
 NUMERIC = frozenset({ColumnKind.NUMERIC})
 CATEGORICAL = frozenset({ColumnKind.CATEGORICAL})
 BOTH = NUMERIC | CATEGORICAL
@@ -218,6 +328,10 @@ STAT_TESTS: dict[str, StatTest] = {
     "kl_div": StatTest("kl_div", kl_divergence, BOTH, 0.1, False),
     "mannw": StatTest("mannw", mann_whitney, NUMERIC, 0.05, True),
     "t_test": StatTest("t_test", t_test, NUMERIC, 0.05, True),
+    "cramer_von_mises": StatTest("cramer_von_mises", cramer_von_mises, NUMERIC, 0.1, True),
+    "fisher_exact": StatTest("fisher_exact", fisher_exact, CATEGORICAL, 0.1, True),
+    "TVD": StatTest("TVD", total_variation, CATEGORICAL, 0.1, True),
+    "empirical_mmd": StatTest("empirical_mmd", empirical_mmd, NUMERIC, 0.1, True),
 }
 
 
