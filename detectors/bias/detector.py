@@ -25,12 +25,18 @@ TP, FP, FN, TN, UNLABELED_POS, UNLABELED_NEG = range(6)
 METRICS = ("selection_rate", "accuracy", "tpr", "fpr", "fnr", "precision")
 
 
-class BiasParams(Params):
-    """``positive_label`` is the favourable prediction. Alerts fire when the
-    demographic parity difference or equalized odds difference passes its threshold
-    or the four-fifths rule fails."""
+Label = str | int | bool
 
-    positive_label: str | int | bool = 1
+
+class BiasParams(Params):
+    """``positive_label`` is the favourable prediction of a binary classifier. For a
+    multiclass model, ``classes`` lists the classes to examine one against the rest,
+    each as the positive class in turn (fairlearn's per-class practice). Alerts fire
+    when the demographic parity difference or equalized odds difference passes its
+    threshold or the four-fifths rule fails."""
+
+    positive_label: Label = 1
+    classes: list[Label] | None = Field(default=None, min_length=1)
     min_group_size: int = Field(default=30, ge=1)
     intersections: bool = True
     bootstrap_samples: int = Field(default=200, ge=0, le=10_000)
@@ -61,6 +67,7 @@ class GroupMetrics(Result):
 
 
 class Disparity(Result):
+    positive_class: str
     attributes: list[str]
     groups: list[GroupMetrics]
     demographic_parity_difference: float
@@ -115,6 +122,34 @@ def disparities(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
+# A grouping's factorized codes, its distinct groups, and the rows where every
+# attribute is present (rows missing one are not in any group).
+GroupCodes = tuple[np.ndarray, Any, np.ndarray]
+
+
+def _group_codes(frame: pd.DataFrame, attrs: list[str]) -> GroupCodes:
+    present = frame[attrs].notna().all(axis=1).to_numpy()
+    codes, uniques = pd.MultiIndex.from_frame(frame[attrs].astype(str)[present]).factorize()
+    return codes, uniques, present
+
+
+def _cells(
+    predicted: np.ndarray, actual: tuple[np.ndarray, np.ndarray] | None, positive: str
+) -> np.ndarray:
+    """Each row's cell in the count table, ``positive`` against the rest; ``actual``
+    holds the labels as strings and whether each row has one."""
+    is_positive = predicted == positive
+    unlabeled = np.where(is_positive, UNLABELED_POS, UNLABELED_NEG)
+    if actual is None:
+        return unlabeled
+    labels, has_label = actual
+    truth = labels == positive
+    labeled_cell = np.select(
+        [is_positive & truth, is_positive & ~truth, ~is_positive & truth], [TP, FP, FN], TN
+    )
+    return np.where(has_label, labeled_cell, unlabeled)
+
+
 class BiasDetector(BaseDetector[BiasParams]):
     kind: ClassVar[str] = "bias"
     version: ClassVar[str] = "1"
@@ -134,14 +169,25 @@ class BiasDetector(BaseDetector[BiasParams]):
         )
         if not sensitive or current.prediction is None or len(frame) == 0:
             return empty
-        cell = self._cells(frame, current.prediction, current.label)
         groupings = [[name] for name in sensitive]
         if self.params.intersections and len(sensitive) > 1:
             groupings += [
                 list(c) for r in range(2, len(sensitive) + 1) for c in combinations(sensitive, r)
             ]
-        found = [self._disparity(frame, cell, attrs) for attrs in groupings]
-        results = [d for d in found if d is not None]
+        grouped = [(attrs, _group_codes(frame, attrs)) for attrs in groupings]
+        predicted = frame[current.prediction].astype(str).to_numpy()
+        actual = (
+            (frame[current.label].astype(str).to_numpy(), frame[current.label].notna().to_numpy())
+            if current.label
+            else None
+        )
+        results = []
+        for positive in self.params.classes or [self.params.positive_label]:
+            cell = _cells(predicted, actual, str(positive))
+            for attrs, codes in grouped:
+                disparity = self._disparity(codes, cell, attrs, str(positive))
+                if disparity is not None:
+                    results.append(disparity)
         if not results:
             return empty
         p = self.params
@@ -163,25 +209,10 @@ class BiasDetector(BaseDetector[BiasParams]):
             rows=len(frame),
         )
 
-    def _cells(self, frame: pd.DataFrame, prediction: str, label: str | None) -> np.ndarray:
-        """Each row's cell in the count table."""
-        positive = str(self.params.positive_label)
-        predicted = frame[prediction].astype(str).to_numpy() == positive
-        if label is None:
-            return np.where(predicted, UNLABELED_POS, UNLABELED_NEG)
-        has_label = frame[label].notna().to_numpy()
-        actual = frame[label].astype(str).to_numpy() == positive
-        labeled_cell = np.select(
-            [predicted & actual, predicted & ~actual, ~predicted & actual], [TP, FP, FN], TN
-        )
-        return np.where(has_label, labeled_cell, np.where(predicted, UNLABELED_POS, UNLABELED_NEG))
-
     def _disparity(
-        self, frame: pd.DataFrame, cell: np.ndarray, attrs: list[str]
+        self, grouping: GroupCodes, cell: np.ndarray, attrs: list[str], positive: str
     ) -> Disparity | None:
-        keys = frame[attrs].astype(str)
-        present = frame[attrs].notna().all(axis=1).to_numpy()
-        codes, uniques = pd.MultiIndex.from_frame(keys[present]).factorize()
+        codes, uniques, present = grouping
         if len(uniques) < 2:
             return None
         counts = np.bincount(codes * 6 + cell[present], minlength=len(uniques) * 6)
@@ -227,6 +258,7 @@ class BiasDetector(BaseDetector[BiasParams]):
             kind=self.kind,
             version=self.version,
             status=Status.ALERT if dp_ratio < self.params.four_fifths else Status.OK,
+            positive_class=positive,
             attributes=attrs,
             groups=groups,
             demographic_parity_difference=float(overall["demographic_parity_difference"]),

@@ -122,3 +122,48 @@ def test_bootstrap_intervals_are_seeded_and_cover_the_estimate():
         rate = group.intervals["selection_rate"]
         assert rate.low <= group.selection_rate <= rate.high
         assert rate.high - rate.low < 0.1
+
+
+def test_multiclass_is_examined_per_class_one_against_the_rest():
+    rng = np.random.default_rng(7)
+    n = 12_000
+    frame = _frame(n=n).drop(columns=["label", "prediction"])
+    classes = np.array(["approve", "review", "decline"])
+    frame["label"] = rng.choice(classes, n)
+    # Group F is sent to "decline" more often than M: a per-class disparity.
+    shift = np.where(frame["sex"] == "F", 0.25, 0.0)
+    frame["prediction"] = np.where(
+        rng.random(n) < shift, "decline", np.where(rng.random(n) < 0.6, frame["label"], "review")
+    )
+    result = _run(frame, classes=list(classes))
+    assert {d.positive_class for d in result.disparities} == set(classes)
+    for positive in classes:
+        disparity = next(
+            d
+            for d in result.disparities
+            if d.positive_class == positive and d.attributes == ["sex"]
+        )
+        y = (frame["label"] == positive).astype(int)
+        p = (frame["prediction"] == positive).astype(int)
+        oracle = MetricFrame(
+            metrics=FAIRLEARN, y_true=y, y_pred=p, sensitive_features=frame["sex"]
+        ).by_group
+        for group in disparity.groups:
+            for metric in FAIRLEARN:
+                assert getattr(group, metric) == pytest.approx(
+                    oracle.loc[group.group["sex"], metric], abs=1e-12
+                ), (positive, metric)
+        assert disparity.equalized_odds_difference == pytest.approx(
+            equalized_odds_difference(y, p, sensitive_features=frame["sex"]), abs=1e-12
+        )
+    decline = next(
+        d for d in result.disparities if d.positive_class == "decline" and d.attributes == ["sex"]
+    )
+    assert decline.demographic_parity_difference > 0.15
+    assert decline.worst_group == {"sex": "M"}  # M is selected for "decline" least
+    assert result.status == Status.ALERT
+
+
+def test_classes_must_not_be_empty():
+    with pytest.raises(ValueError, match="classes"):
+        BiasParams(classes=[])
