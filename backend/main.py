@@ -19,6 +19,7 @@ from backend.health.endpoints import router as health_router
 from backend.http import add_body_schemas, install_problem_handlers
 from backend.ingest.endpoints import router as ingest_router
 from backend.middleware import BodyLimitMiddleware, MetricsMiddleware
+from backend.runtime import tune_allocator
 
 # Every router, in one place (a test checks each is mounted).
 ROUTERS = (
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tune_allocator()  # manual check runs execute in the API process
         yield
         database.engine.dispose()
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from backend.runtime import tune_allocator
 from benchmarks.common import emit, machine
 from detectors.explain.kernel_shap import exact_shapley, kernel_shap
 
@@ -91,6 +92,8 @@ def main() -> None:
     parser.add_argument("--peer-rows", type=int, default=10)
     parser.add_argument("--accuracy-rows", type=int, default=10)
     args = parser.parse_args()
+    # As the scheduler does; both methods run in this process and share the setting.
+    allocator_tuned = tune_allocator()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     rng = np.random.default_rng(0)
 
@@ -140,6 +143,7 @@ def main() -> None:
             "verity_err": relative_error(sampled.numpy(), exact_np),
             "kernelexplainer_err": relative_error(peer, exact_np),
             "exact_mode_err": relative_error(exact_np[:2], formula),
+            "allocator_tuned": allocator_tuned,
             **machine(),
         }
     )
