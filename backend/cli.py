@@ -279,16 +279,41 @@ def demo(
 
 
 @app.command()
+def scheduler(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run what is due now, deliver notifications, exit.")
+    ] = False,
+) -> None:
+    """Run scheduled checks and deliver alert notifications (an APScheduler process)."""
+    import logging
+
+    from backend.checks.scheduler import CheckScheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    worker = CheckScheduler(settings)
+    if once:
+        runs, delivered = worker.run_once()
+        typer.echo(f"ran {runs} checks; notifications: {delivered or 'none due'}")
+        return
+    worker.run_forever()
+
+
+@app.command()
 def up(
     host: str = "127.0.0.1",
     port: int = 8000,
     with_demo: Annotated[bool, typer.Option("--demo/--no-demo")] = True,
     demo_rows: int = 20_000,
 ) -> None:
-    """Run Verity locally on the embedded SQLite default: API, plus the demo traffic."""
+    """Run Verity locally on the embedded SQLite default: API and scheduler, plus the
+    demo traffic and its default monitors."""
     _upgrade_and_bootstrap()
     url = f"http://{host}:{port}"
-    processes = [subprocess.Popen(_api_command(host, port, 1))]
+    processes = [
+        subprocess.Popen(_api_command(host, port, 1)),
+        subprocess.Popen([sys.executable, "-m", "backend.cli", "scheduler"]),
+    ]
     stopping = False
 
     def stop(*_: object) -> None:

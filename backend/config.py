@@ -23,6 +23,34 @@ class IngestSettings(BaseModel):
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1024)
 
 
+class CheckSettings(BaseModel):
+    """The scheduler and the checks it runs."""
+
+    # "auto": CUDA for explain checks when torch sees a GPU, else the CPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    tick_seconds: float = Field(default=10.0, gt=0)
+    # A claimed run not stored within this time is offered to another scheduler.
+    lease_seconds: int = Field(default=900, ge=10)
+    max_backfill_windows: int = Field(default=500, ge=1)
+    # What Verity's own check time costs, to record each run's compute cost.
+    price_per_cpu_second: float = Field(default=0.0, ge=0)
+    price_per_gpu_second: float = Field(default=0.0, ge=0)
+
+
+class NotifySettings(BaseModel):
+    """Outbound alert notifications."""
+
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_seconds: float = Field(default=5.0, gt=0)
+    max_backoff_seconds: float = Field(default=3600.0, gt=0)
+    # Webhook URLs may not reach loopback, private, link-local or reserved addresses
+    # unless their host or network is listed here (e.g. "10.0.0.0/8", "hooks.internal").
+    allowed_hosts: list[str] = Field(default_factory=list)
+    allowed_networks: list[str] = Field(default_factory=list)
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VERITY_", env_nested_delimiter="__", extra="ignore"
@@ -35,6 +63,8 @@ class Settings(BaseSettings):
     # Keys API keys' HMAC; rotating it invalidates every issued key.
     secret_key: str = DEFAULT_SECRET_KEY
     ingest: IngestSettings = IngestSettings()
+    checks: CheckSettings = CheckSettings()
+    notify: NotifySettings = NotifySettings()
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

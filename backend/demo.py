@@ -275,4 +275,13 @@ def run_demo(
             ),
             200,
         )
-    return {"model": MODEL, "version": VERSION, "predictions": stored, "labels": len(labelled)}
+    monitors = _check(
+        client.post(f"/v1/models/{MODEL}/versions/{VERSION}/monitors:default"), 201
+    ).json()
+    return {
+        "model": MODEL,
+        "version": VERSION,
+        "predictions": stored,
+        "labels": len(labelled),
+        "monitors": [m["name"] for m in monitors["created"]],
+    }

@@ -8,17 +8,21 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from backend.alerts.endpoints import router as alerts_router
 from backend.audit.endpoints import router as audit_router
 from backend.auth.endpoints import router as keys_router
 from backend.catalog.endpoints import router as catalog_router
 from backend.catalog.endpoints import uploads as catalog_uploads
 from backend.catalog.storage import ArtifactStore
+from backend.checks.endpoints import router as checks_router
 from backend.config import Settings, get_settings
 from backend.db import get_database
 from backend.health.endpoints import router as health_router
 from backend.http import add_body_schemas, install_problem_handlers
 from backend.ingest.endpoints import router as ingest_router
 from backend.middleware import BodyLimitMiddleware, MetricsMiddleware
+from backend.monitors.endpoints import router as monitors_router
+from backend.notifications.endpoints import router as channels_router
 from backend.runtime import tune_allocator
 
 # Every router, in one place (a test checks each is mounted).
@@ -29,6 +33,10 @@ ROUTERS = (
     catalog_uploads,
     ingest_router,
     audit_router,
+    monitors_router,
+    checks_router,
+    alerts_router,
+    channels_router,
 )
 
 API_DESCRIPTION = """\

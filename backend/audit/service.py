@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.audit import repository
@@ -78,9 +81,45 @@ def to_link(event: AuditEvent) -> ChainLink:
 
 
 def verify(session: Session, *, project_id: int) -> VerifyResult:
-    return verify_chain(
+    """The chain, then every record the chain vouches for by digest (check runs): an
+    edit to a stored run fails here, naming the audit event that recorded it."""
+    result = verify_chain(
         (to_link(event), body) for event, body in repository.iter_chain(session, project_id)
     )
+    if not result.ok:
+        return result
+    return _verify_records(session, project_id, result)
+
+
+def _verify_records(session: Session, project_id: int, result: VerifyResult) -> VerifyResult:
+    from backend.checks.lineage import record_sha256
+    from backend.models import CheckRun
+
+    recorded: dict[int, tuple[int, str]] = {}
+    for event, body in repository.iter_chain(session, project_id):
+        if event.action == "check_run.record" and body is not None:
+            payload = orjson.loads(body)
+            recorded[payload["check_run_id"]] = (event.seq, payload["record_sha256"])
+    runs = session.scalars(
+        select(CheckRun).where(CheckRun.project_id == project_id).order_by(CheckRun.id)
+    ).all()
+    for run in runs:
+        if run.id not in recorded:
+            return replace(
+                result,
+                ok=False,
+                reason=f"check run {run.id} has no audit record",
+                first_bad_seq=None,
+            )
+        seq, digest = recorded[run.id]
+        if record_sha256(run) != digest or run.record_sha256 != digest:
+            return replace(
+                result,
+                ok=False,
+                first_bad_seq=seq,
+                reason=f"check run {run.id} no longer matches the record audited at seq {seq}",
+            )
+    return result
 
 
 def list_events(

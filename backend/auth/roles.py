@@ -19,14 +19,27 @@ class Permission(StrEnum):
     PREDICTIONS_READ = "predictions:read"
     AUDIT_READ = "audit:read"
     KEYS_MANAGE = "keys:manage"
+    MONITORS_READ = "monitors:read"
+    MONITORS_WRITE = "monitors:write"
+    ALERTS_MANAGE = "alerts:manage"
+    CHANNELS_MANAGE = "channels:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # A model server's key: it writes predictions and labels and reads nothing back.
     Role.INGEST: frozenset({Permission.INGEST_WRITE}),
-    Role.VIEWER: frozenset({Permission.CATALOG_READ, Permission.PREDICTIONS_READ}),
+    Role.VIEWER: frozenset(
+        {Permission.CATALOG_READ, Permission.PREDICTIONS_READ, Permission.MONITORS_READ}
+    ),
+    # Compliance officers review and sign off alerts; they do not reconfigure checks.
     Role.COMPLIANCE: frozenset(
-        {Permission.CATALOG_READ, Permission.PREDICTIONS_READ, Permission.AUDIT_READ}
+        {
+            Permission.CATALOG_READ,
+            Permission.PREDICTIONS_READ,
+            Permission.AUDIT_READ,
+            Permission.MONITORS_READ,
+            Permission.ALERTS_MANAGE,
+        }
     ),
     Role.ADMIN: frozenset(Permission),
 }

@@ -1,26 +1,37 @@
 """Every ORM table, one module each; importing this package registers them all."""
 
+from backend.models.alert import Alert
 from backend.models.api_key import ApiKey
 from backend.models.audit_event import AuditEvent
 from backend.models.audit_payload import AuditPayload
 from backend.models.base import Base
+from backend.models.check_run import CheckRun
 from backend.models.idempotency_record import IdempotencyRecord
 from backend.models.label import Label
 from backend.models.model import Model
 from backend.models.model_version import ModelVersion
+from backend.models.monitor import Monitor
+from backend.models.notification import Notification, NotificationAttempt
+from backend.models.notification_channel import NotificationChannel
 from backend.models.prediction import Prediction
 from backend.models.project import Project
 from backend.models.reference_dataset import ReferenceDataset
 
 __all__ = [
+    "Alert",
     "ApiKey",
     "AuditEvent",
     "AuditPayload",
     "Base",
+    "CheckRun",
     "IdempotencyRecord",
     "Label",
     "Model",
     "ModelVersion",
+    "Monitor",
+    "Notification",
+    "NotificationAttempt",
+    "NotificationChannel",
     "Prediction",
     "Project",
     "ReferenceDataset",

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+State = Literal["open", "acknowledged", "resolved"]
+
+
+class AlertRead(BaseModel):
+    id: int
+    model: str
+    version: str
+    monitor_id: int
+    monitor: str
+    kind: str
+    cause: str
+    severity: str
+    state: State
+    message: str
+    details: dict[str, Any]
+    first_run_id: int
+    last_run_id: int
+    run_count: int
+    opened_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledge_comment: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolve_comment: str | None
+
+
+class AlertAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+class AlertPage(BaseModel):
+    items: list[AlertRead]
+    next_after_id: int | None

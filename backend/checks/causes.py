@@ -1,0 +1,143 @@
+"""What, in a run's result, deserves an alert: one cause per distinct problem, so
+each can be acknowledged and cleared on its own (a drifted feature, a disparity on
+one attribute, a budget forecast)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ERROR_CAUSE = "check:error"
+STATUS_RANK = {"ok": 0, "insufficient_data": 0, "warning": 1, "alert": 2}
+
+
+@dataclass(frozen=True)
+class Cause:
+    key: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def causes(kind: str, result: dict[str, Any], params: dict[str, Any], alert_on: str) -> list[Cause]:
+    """The causes in a completed run whose status reaches ``alert_on``."""
+    if STATUS_RANK.get(result.get("status", "ok"), 0) < STATUS_RANK[alert_on]:
+        return []
+    if kind == "bias":
+        return _bias(result, params)
+    return {"drift": _drift, "explain": _explain, "cost": _cost}[kind](result)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _drift(result: dict[str, Any]) -> list[Cause]:
+    found = [
+        Cause(
+            key=f"drift:{column['column']}",
+            message=(
+                f"Drift in '{column['column']}': {column['stattest']} "
+                f"{_fmt(column['score'])} (threshold {_fmt(column['threshold'])})"
+            ),
+            details={
+                k: column.get(k)
+                for k in ("column", "stattest", "score", "threshold", "column_kind")
+            },
+        )
+        for column in result.get("columns", [])
+        if column.get("drifted")
+    ]
+    if result.get("status") == "alert" and result.get("dataset_drift"):
+        share = result.get("share_drifted")
+        found.append(
+            Cause(
+                key="drift:dataset",
+                message=f"Dataset drift: share of drifted columns {_fmt(share)}",
+                details={"share": share},
+            )
+        )
+    return found
+
+
+def _bias(result: dict[str, Any], params: dict[str, Any]) -> list[Cause]:
+    found = []
+    for disparity in result.get("disparities", []):
+        dp = disparity["demographic_parity_difference"]
+        eo = disparity.get("equalized_odds_difference")
+        problems = []
+        if not disparity.get("four_fifths_passed", True):
+            ratio = _fmt(disparity["demographic_parity_ratio"])
+            problems.append(f"four-fifths rule failed (ratio {ratio})")
+        if dp > params.get("demographic_parity_threshold", 0.1):
+            problems.append(f"demographic parity difference {_fmt(dp)}")
+        if eo is not None and eo > params.get("equalized_odds_threshold", 0.1):
+            problems.append(f"equalized odds difference {_fmt(eo)}")
+        if not problems:
+            continue
+        worst = disparity["worst_group"]
+        worst_text = ", ".join(f"{k}={v}" for k, v in worst.items())
+        attributes = "+".join(disparity["attributes"])
+        found.append(
+            Cause(
+                key=f"bias:{disparity['positive_class']}:{attributes}",
+                message=(
+                    f"Bias across {attributes} (positive class {disparity['positive_class']}): "
+                    f"least selected group {worst_text}; " + "; ".join(problems)
+                ),
+                details={
+                    "attributes": disparity["attributes"],
+                    "worst_group": worst,
+                    "positive_class": disparity["positive_class"],
+                    "demographic_parity_difference": disparity["demographic_parity_difference"],
+                    "demographic_parity_ratio": disparity["demographic_parity_ratio"],
+                    "equalized_odds_difference": disparity.get("equalized_odds_difference"),
+                },
+            )
+        )
+    return found
+
+
+def _explain(result: dict[str, Any]) -> list[Cause]:
+    return [
+        Cause(
+            key="explain:attribution_drift",
+            message=(
+                f"Attribution drift: importance shift {_fmt(result.get('importance_shift'))}, "
+                f"rank correlation {_fmt(result.get('rank_correlation'))}"
+            ),
+            details={
+                "importance_shift": result.get("importance_shift"),
+                "rank_correlation": result.get("rank_correlation"),
+            },
+        )
+    ]
+
+
+def _cost(result: dict[str, Any]) -> list[Cause]:
+    found = []
+    if result.get("forecast_over_budget"):
+        found.append(
+            Cause(
+                key="cost:budget_forecast",
+                message=(
+                    f"Cost forecast {_fmt(result.get('forecast_period_cost'))} exceeds the "
+                    f"budget {_fmt(result.get('budget'))}"
+                ),
+                details={
+                    "forecast_period_cost": result.get("forecast_period_cost"),
+                    "budget": result.get("budget"),
+                },
+            )
+        )
+    if result.get("anomaly"):
+        found.append(
+            Cause(
+                key="cost:per_prediction_shift",
+                message=(
+                    f"Cost per prediction moved {_fmt(result.get('per_prediction_shift'))} "
+                    "from the reference"
+                ),
+                details={"per_prediction_shift": result.get("per_prediction_shift")},
+            )
+        )
+    return found

@@ -1,0 +1,328 @@
+"""One check run: load (read transaction), compute (no transaction), store (one short
+write transaction holding the run, its alerts, notifications and audit event).
+
+Scheduled runs, manual runs and backfills all come through ``execute``. A detector
+that fails is stored as an ``error`` run; nothing here raises into the scheduler.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import torch
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.alerts import service as alerts_service
+from backend.audit import service as audit_service
+from backend.catalog.storage import ArtifactStore
+from backend.checks import causes as causes_module
+from backend.checks.lineage import library_versions, record_sha256
+from backend.checks.windows import (
+    NEEDS,
+    LoadedReference,
+    LoadedWindow,
+    empty_reference,
+    load_dataset,
+    load_window,
+)
+from backend.config import Settings
+from backend.db import Database
+from backend.models import CheckRun, ModelVersion, Monitor, ReferenceDataset
+from backend.models.base import utcnow
+from backend.monitors.specs import next_run
+from detectors.base import Result
+from detectors.explain.detector import ExplainDetector
+from detectors.registry import build
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    result: dict[str, Any] | None
+    error: str | None
+    device: str
+    compute_seconds: float
+
+
+def window_bounds(monitor: Monitor, window_end: datetime) -> tuple[datetime, datetime]:
+    if monitor.window_seconds is not None:
+        return window_end - timedelta(seconds=monitor.window_seconds), window_end
+    assert monitor.window_start is not None
+    assert monitor.window_end is not None
+    return monitor.window_start, monitor.window_end
+
+
+def explain_device(settings: Settings) -> str:
+    if settings.checks.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return settings.checks.device
+
+
+def _reference(
+    session: Session, store: ArtifactStore, monitor: Monitor, version: ModelVersion
+) -> LoadedReference:
+    needs = NEEDS[monitor.kind]
+    if monitor.reference_kind == "window":
+        assert monitor.reference_start is not None
+        assert monitor.reference_end is not None
+        loaded = load_window(
+            session, version, monitor.reference_start, monitor.reference_end, needs=needs
+        )
+        return LoadedReference(
+            loaded.window,
+            loaded.sha256,
+            f"window:{monitor.reference_start.isoformat()}/{monitor.reference_end.isoformat()}",
+        )
+    query = select(ReferenceDataset).where(ReferenceDataset.model_version_id == version.id)
+    if monitor.reference_dataset_id is not None:
+        query = query.where(ReferenceDataset.id == monitor.reference_dataset_id)
+    dataset = session.scalars(query.order_by(ReferenceDataset.id.desc()).limit(1)).one_or_none()
+    if dataset is None:
+        return empty_reference(version, needs)
+    return load_dataset(store, version, dataset, needs)
+
+
+@dataclass
+class Plan:
+    monitor: Monitor
+    version: ModelVersion
+    start: datetime
+    end: datetime
+    current: LoadedWindow | None
+    reference: LoadedReference | None
+    artifact: bytes | None
+    load_error: str | None
+
+
+def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: datetime) -> Plan:
+    version = session.get(ModelVersion, monitor.model_version_id)
+    assert version is not None
+    start, end = window_bounds(monitor, window_end)
+    try:
+        current = load_window(
+            session,
+            version,
+            start,
+            end,
+            needs=NEEDS[monitor.kind],
+            max_rows=monitor.max_rows,
+            sample_seed=monitor.id * 1_000_003 + int(end.timestamp()),
+        )
+        reference = _reference(session, store, monitor, version)
+        artifact = None
+        if monitor.kind == "explain":
+            if version.artifact_path is None:
+                raise ValueError("the version has no TorchScript artifact to explain")
+            artifact = store.read(version.artifact_path)
+        return Plan(monitor, version, start, end, current, reference, artifact, None)
+    except Exception as error:  # stored as the run's error; the scheduler goes on
+        logger.exception("loading check %s failed", monitor.id)
+        return Plan(
+            monitor, version, start, end, None, None, None, f"{type(error).__name__}: {error}"
+        )
+
+
+def compute(plan: Plan, settings: Settings) -> Outcome:
+    monitor = plan.monitor
+    if plan.load_error is not None or plan.current is None or plan.reference is None:
+        return Outcome("error", None, plan.load_error, "cpu", 0.0)
+    if plan.current.rows_in_window < monitor.min_rows:
+        detail = (
+            f"{plan.current.rows_in_window} rows in the window; "
+            f"the monitor needs {monitor.min_rows}"
+        )
+        return Outcome(
+            "insufficient_data", {"status": "insufficient_data", "detail": detail}, None, "cpu", 0.0
+        )
+    device = "cpu"
+    started = time.perf_counter()
+    try:
+        detector = build(monitor.kind, monitor.params)
+        if isinstance(detector, ExplainDetector):
+            assert plan.artifact is not None
+            device = explain_device(settings)
+            model = torch.jit.load(io.BytesIO(plan.artifact), map_location=device).eval()
+            detector = detector.with_model(model, device)
+        result: Result = detector.run(plan.reference.window, plan.current.window)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - started
+        name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
+        dumped = result.model_dump(mode="json")
+        return Outcome(result.status.value, dumped, None, name, seconds)
+    except Exception as error:
+        seconds = time.perf_counter() - started
+        logger.exception("check %s failed", monitor.id)
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return Outcome("error", None, text[:4000], device, seconds)
+
+
+def _store(
+    session: Session,
+    plan: Plan,
+    outcome: Outcome,
+    *,
+    trigger: str,
+    started_at: datetime,
+    settings: Settings,
+) -> CheckRun:
+    monitor = plan.monitor
+    price = (
+        settings.checks.price_per_gpu_second
+        if outcome.device != "cpu"
+        else settings.checks.price_per_cpu_second
+    )
+    finished = utcnow()
+    current = plan.current
+    run = CheckRun(
+        project_id=monitor.project_id,
+        monitor_id=monitor.id,
+        model_version_id=monitor.model_version_id,
+        trigger=trigger,
+        window_start=plan.start,
+        window_end=plan.end,
+        status=outcome.status,
+        rows=len(current.window) if current else 0,
+        rows_in_window=current.rows_in_window if current else 0,
+        labeled_rows=current.labeled_rows if current else 0,
+        reference_rows=len(plan.reference.window) if plan.reference else 0,
+        window_sha256=current.sha256 if current else "",
+        reference_sha256=plan.reference.sha256 if plan.reference else None,
+        reference_source=plan.reference.source if plan.reference else "none",
+        sampling=current.sampling if current else None,
+        detector_kind=monitor.kind,
+        detector_version=build(monitor.kind, monitor.params).version,
+        params=monitor.params,
+        library_versions=library_versions(),
+        artifact_sha256=plan.version.artifact_sha256 if monitor.kind == "explain" else None,
+        device=outcome.device,
+        started_at=started_at,
+        finished_at=finished,
+        duration_s=(finished - started_at).total_seconds(),
+        compute_seconds=outcome.compute_seconds,
+        compute_cost=outcome.compute_seconds * price,
+        result=outcome.result,
+        error=outcome.error,
+        record_sha256="",
+    )
+    session.add(run)
+    session.flush()  # IntegrityError here: this window has a run already
+    run.record_sha256 = record_sha256(run)
+    if outcome.status == "error":
+        found = [causes_module.Cause(causes_module.ERROR_CAUSE, f"Check failed: {outcome.error}")]
+    elif outcome.result is not None and outcome.status != "insufficient_data":
+        found = causes_module.causes(monitor.kind, outcome.result, monitor.params, monitor.alert_on)
+    else:
+        found = []
+    clears = outcome.status not in ("error", "insufficient_data")
+    changes = alerts_service.apply_run(session, monitor, run, found, clears=clears)
+    audit_service.append(
+        session,
+        project_id=monitor.project_id,
+        actor=f"verity:{trigger}",
+        action="check_run.record",
+        subject=f"monitor:{monitor.id}/check_run:{run.id}",
+        payload={
+            "check_run_id": run.id,
+            "record_sha256": run.record_sha256,
+            "status": run.status,
+            "window_start": run.window_start.isoformat(),
+            "window_end": run.window_end.isoformat(),
+            "window_sha256": run.window_sha256,
+            "reference_sha256": run.reference_sha256,
+            "alerts": changes,
+        },
+    )
+    return run
+
+
+def existing_run(session: Session, monitor_id: int, window_end: datetime) -> CheckRun | None:
+    return session.scalars(
+        select(CheckRun).where(CheckRun.monitor_id == monitor_id, CheckRun.window_end == window_end)
+    ).one_or_none()
+
+
+def execute(
+    database: Database,
+    settings: Settings,
+    monitor_id: int,
+    window_end: datetime,
+    *,
+    trigger: str,
+    lease_owner: str | None = None,
+) -> tuple[CheckRun | None, bool]:
+    """Run the monitor's check for the window ending at ``window_end``. Returns the
+    run and whether this call created it (False: the window had a run already, or a
+    scheduler's lease was lost to another)."""
+    store = ArtifactStore(settings.resolved_artifact_dir)
+    started_at = utcnow()
+    with database.transaction(read_only=True) as session:
+        monitor = session.get(Monitor, monitor_id)
+        assert monitor is not None
+        done = existing_run(session, monitor_id, _effective_end(monitor, window_end))
+        if done is not None:
+            session.expunge(done)
+            plan = None
+        else:
+            plan = _plan(session, store, monitor, window_end)
+            session.expunge_all()
+    if plan is None:
+        _advance(database, monitor_id, window_end, lease_owner)
+        return done, False
+    outcome = compute(plan, settings)
+    try:
+        with database.transaction() as session:
+            monitor = session.get(Monitor, monitor_id)
+            assert monitor is not None
+            if lease_owner is not None and monitor.lease_owner != lease_owner:
+                return None, False  # the lease expired and another scheduler took it
+            plan.monitor = monitor
+            run = _store(
+                session, plan, outcome, trigger=trigger, started_at=started_at, settings=settings
+            )
+            if lease_owner is not None:
+                _advance_in(session, monitor, window_end)
+            session.flush()
+            session.expunge(run)
+            return run, True
+    except IntegrityError:
+        # Another path stored this window between our check and our insert.
+        _advance(database, monitor_id, window_end, lease_owner)
+        with database.transaction(read_only=True) as session:
+            done = existing_run(session, monitor_id, plan.end)
+            if done is not None:
+                session.expunge(done)
+            return done, False
+
+
+def _effective_end(monitor: Monitor, window_end: datetime) -> datetime:
+    return window_bounds(monitor, window_end)[1]
+
+
+def _advance_in(session: Session, monitor: Monitor, scheduled: datetime) -> None:
+    now = utcnow()
+    if monitor.window_seconds is None:
+        monitor.next_run_at = None  # a fixed window runs once
+    else:
+        monitor.next_run_at = next_run(monitor.schedule_seconds, monitor.cron, scheduled, now)
+    monitor.lease_owner = None
+    monitor.lease_expires_at = None
+
+
+def _advance(database: Database, monitor_id: int, scheduled: datetime, owner: str | None) -> None:
+    if owner is None:
+        return
+    with database.transaction() as session:
+        monitor = session.get(Monitor, monitor_id)
+        if monitor is not None and monitor.lease_owner == owner:
+            _advance_in(session, monitor, scheduled)

@@ -1,0 +1,207 @@
+"""Windows of logged traffic, and reference data, loaded from SQL for detectors.
+
+Only the columns a detector needs are read, and feature values are pulled out of the
+JSON column by the database (``json_extract`` on SQLite, ``->``/``->>`` on
+PostgreSQL), not parsed row by row in Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from backend.catalog.storage import ArtifactStore
+from backend.models import Label, ModelVersion, Prediction, ReferenceDataset
+from detectors.base import ColumnKind, ColumnSpec, Window
+
+EVENT_ID = "event_id"
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a detector reads: all features, only the sensitive ones, or none; and
+    whether it wants labels and the cost columns."""
+
+    features: str  # "all" | "sensitive" | "none"
+    labels: bool
+    cost_columns: bool
+
+
+NEEDS = {
+    "drift": Needs("all", labels=False, cost_columns=False),
+    "bias": Needs("sensitive", labels=True, cost_columns=False),
+    "explain": Needs("all", labels=False, cost_columns=False),
+    "cost": Needs("none", labels=False, cost_columns=True),
+}
+
+
+@dataclass(frozen=True)
+class LoadedWindow:
+    window: Window
+    rows_in_window: int
+    labeled_rows: int
+    sha256: str
+    sampling: dict[str, Any] | None
+
+
+def column_specs(version: ModelVersion) -> tuple[ColumnSpec, ...]:
+    return tuple(
+        ColumnSpec(
+            name=f["name"],
+            kind=ColumnKind(f["dtype"]),
+            sensitive=bool(f.get("sensitive", False)),
+            model_input=bool(f.get("model_input", True)),
+            categories=tuple(f["categories"]) if f.get("categories") else None,
+        )
+        for f in version.features
+    )
+
+
+def _selected(version: ModelVersion, needs: Needs) -> tuple[ColumnSpec, ...]:
+    specs = column_specs(version)
+    if needs.features == "all":
+        return specs
+    if needs.features == "sensitive":
+        return tuple(s for s in specs if s.sensitive)
+    return ()
+
+
+def category_text(values: pd.Series) -> pd.Series:
+    """Categories as text, as the reference datasets hold them (1, 1.0 and "1" are
+    one category), computed once per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array([_as_text(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(texts[codes], index=values.index, dtype=object)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """SHA-256 over the column names and pandas' per-row hashes (index included), in
+    row order: the same rows give the same digest on any machine."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def load_window(
+    session: Session,
+    version: ModelVersion,
+    start: datetime,
+    end: datetime,
+    *,
+    needs: Needs,
+    max_rows: int | None = None,
+    sample_seed: int = 0,
+) -> LoadedWindow:
+    """Predictions of ``version`` with ``start <= occurred_at < end`` (labels joined
+    by event_id), in id order, indexed by event_id."""
+    specs = _selected(version, needs)
+    columns: list[Any] = [Prediction.event_id.label(EVENT_ID)]
+    for spec in specs:
+        value = Prediction.features[spec.name]
+        columns.append(
+            (value.as_float() if spec.kind == ColumnKind.NUMERIC else value.as_json()).label(
+                spec.name
+            )
+        )
+    outputs = needs.features != "none" or needs.labels
+    if outputs:
+        columns += [
+            Prediction.prediction.label(version.prediction_column),
+            Prediction.score.label(version.score_column),
+        ]
+    if needs.cost_columns:
+        columns += [Prediction.latency_ms, Prediction.compute_seconds]
+    query = select(*columns).where(
+        Prediction.model_version_id == version.id,
+        Prediction.occurred_at >= start,
+        Prediction.occurred_at < end,
+    )
+    if needs.labels:
+        query = query.add_columns(Label.label.label(version.label_column)).outerjoin(
+            Label,
+            and_(Label.project_id == Prediction.project_id, Label.event_id == Prediction.event_id),
+        )
+    result = session.execute(query.order_by(Prediction.id))
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    frame = frame.set_index(EVENT_ID)
+    for spec in specs:
+        if spec.kind == ColumnKind.NUMERIC:
+            frame[spec.name] = pd.to_numeric(frame[spec.name]).astype("float64")
+        else:
+            frame[spec.name] = category_text(frame[spec.name])
+    if outputs:
+        frame[version.score_column] = pd.to_numeric(frame[version.score_column]).astype("float64")
+    rows_in_window = len(frame)
+    sampling = None
+    if max_rows is not None and rows_in_window > max_rows:
+        chosen = np.sort(
+            np.random.default_rng(sample_seed).choice(rows_in_window, max_rows, replace=False)
+        )
+        frame = frame.iloc[chosen]
+        sampling = {"max_rows": max_rows, "seed": sample_seed, "rows_in_window": rows_in_window}
+    labeled = int(frame[version.label_column].notna().sum()) if needs.labels else 0
+    window = Window(
+        frame=frame,
+        columns=specs,
+        prediction=version.prediction_column if outputs else None,
+        score=version.score_column if outputs else None,
+        label=version.label_column if needs.labels else None,
+        start=start,
+        end=end,
+    )
+    return LoadedWindow(window, rows_in_window, labeled, frame_sha256(frame), sampling)
+
+
+@dataclass(frozen=True)
+class LoadedReference:
+    window: Window
+    sha256: str | None
+    source: str
+
+
+def load_dataset(
+    store: ArtifactStore, version: ModelVersion, dataset: ReferenceDataset, needs: Needs
+) -> LoadedReference:
+    frame = pd.read_parquet(io.BytesIO(store.read(dataset.storage_path)))
+    specs = _selected(version, needs)
+    present = set(frame.columns)
+    label = version.label_column if version.label_column in present else None
+    prediction = version.prediction_column if version.prediction_column in present else None
+    score = version.score_column if version.score_column in present else None
+    return LoadedReference(
+        window=Window(
+            frame=frame,
+            columns=specs,
+            prediction=prediction,
+            score=score,
+            label=label if needs.labels else None,
+        ),
+        sha256=dataset.content_sha256,
+        source=f"dataset:{dataset.name}@{dataset.content_sha256[:12]}",
+    )
+
+
+def empty_reference(version: ModelVersion, needs: Needs) -> LoadedReference:
+    specs = _selected(version, needs)
+    frame = pd.DataFrame({s.name: pd.Series(dtype=object) for s in specs})
+    return LoadedReference(Window(frame=frame, columns=specs), None, "none")

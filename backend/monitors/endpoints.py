@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, status
+from starlette.concurrency import run_in_threadpool
+
+from backend.auth.dependencies import MonitorReader, MonitorWriter
+from backend.checks import service as checks_service
+from backend.checks.schemas import BackfillOutcome, CheckRunPage, CheckRunRead, RunOutcome
+from backend.db import DbSession, ReadSession
+from backend.http import JsonRoute
+from backend.monitors import service
+from backend.monitors.schemas import (
+    BackfillRequest,
+    MonitorCreate,
+    MonitorRead,
+    MonitorUpdate,
+    RunRequest,
+)
+from detectors.registry import kinds
+
+router = APIRouter(prefix="/v1", tags=["monitors"], route_class=JsonRoute)
+VERSION_MONITORS = "/models/{model}/versions/{version}/monitors"
+
+
+@router.get("/detectors")
+def list_detectors(actor: MonitorReader) -> dict[str, Any]:
+    """Every detector kind with its version and params JSON schema."""
+    return kinds()
+
+
+@router.post(VERSION_MONITORS, status_code=status.HTTP_201_CREATED, response_model=MonitorRead)
+def create_monitor(
+    model: str, version: str, spec: MonitorCreate, session: DbSession, actor: MonitorWriter
+) -> MonitorRead:
+    monitor = service.create(
+        session, actor=actor, model_name=model, version_name=version, spec=spec
+    )
+    return service.to_read(session, monitor)
+
+
+@router.post(VERSION_MONITORS + ":default", status_code=status.HTTP_201_CREATED)
+def create_default_monitors(
+    model: str, version: str, session: DbSession, actor: MonitorWriter
+) -> dict[str, Any]:
+    """Drift on every feature and the prediction, bias on every sensitive feature and
+    their intersection, explain and cost, where the version allows each."""
+    created, skipped = service.create_defaults(
+        session, actor=actor, model_name=model, version_name=version
+    )
+    return {
+        "created": [service.to_read(session, m).model_dump(mode="json") for m in created],
+        "skipped": skipped,
+    }
+
+
+@router.get(VERSION_MONITORS, response_model=list[MonitorRead])
+def list_monitors(
+    model: str, version: str, session: ReadSession, actor: MonitorReader
+) -> list[MonitorRead]:
+    found = service.list_monitors(session, actor=actor, model_name=model, version_name=version)
+    return [service.to_read(session, m) for m in found]
+
+
+@router.get("/monitors/{monitor_id}", response_model=MonitorRead)
+def get_monitor(monitor_id: int, session: ReadSession, actor: MonitorReader) -> MonitorRead:
+    return service.to_read(session, service.get(session, actor=actor, monitor_id=monitor_id))
+
+
+@router.patch("/monitors/{monitor_id}", response_model=MonitorRead)
+def update_monitor(
+    monitor_id: int, spec: MonitorUpdate, session: DbSession, actor: MonitorWriter
+) -> MonitorRead:
+    """Change params, window, reference, schedule, severity; ``enabled: false``
+    disables it."""
+    monitor = service.update(session, actor=actor, monitor_id=monitor_id, spec=spec)
+    return service.to_read(session, monitor)
+
+
+@router.post("/monitors/{monitor_id}/run", response_model=RunOutcome)
+async def run_monitor(
+    monitor_id: int,
+    request: Request,
+    session: ReadSession,
+    actor: MonitorWriter,
+    spec: RunRequest | None = None,
+) -> RunOutcome:
+    """Run now, for the window ending at ``end`` (now when omitted). A window with a
+    run already answers that run with ``created: false``."""
+    service.get(session, actor=actor, monitor_id=monitor_id)
+    return await run_in_threadpool(
+        checks_service.run_now,
+        request.app.state.database,
+        request.app.state.settings,
+        monitor_id,
+        spec.end if spec else None,
+    )
+
+
+@router.post("/monitors/{monitor_id}/backfill", response_model=BackfillOutcome)
+async def backfill_monitor(
+    monitor_id: int,
+    spec: BackfillRequest,
+    request: Request,
+    session: ReadSession,
+    actor: MonitorWriter,
+) -> BackfillOutcome:
+    """Run every scheduled window ending in [start, end] that has no run yet."""
+    monitor = service.get(session, actor=actor, monitor_id=monitor_id)
+    ends = checks_service.backfill_ends(monitor, spec, request.app.state.settings)
+    return await run_in_threadpool(
+        checks_service.backfill,
+        request.app.state.database,
+        request.app.state.settings,
+        monitor_id,
+        ends,
+    )
+
+
+@router.get("/monitors/{monitor_id}/runs", response_model=CheckRunPage)
+def list_runs(
+    monitor_id: int,
+    session: ReadSession,
+    actor: MonitorReader,
+    before_id: int | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+) -> CheckRunPage:
+    """Newest first, keyset-paged: pass ``next_before_id`` for the next page."""
+    service.get(session, actor=actor, monitor_id=monitor_id)
+    return checks_service.list_runs(session, monitor_id, before_id=before_id, limit=limit)
+
+
+@router.get("/runs/{run_id}", response_model=CheckRunRead)
+def get_run(run_id: int, session: ReadSession, actor: MonitorReader) -> CheckRunRead:
+    return CheckRunRead.model_validate(checks_service.get_run(session, actor=actor, run_id=run_id))

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.models import Model, ModelVersion, Monitor
+
+
+def get(session: Session, *, project_id: int, monitor_id: int) -> Monitor | None:
+    return session.scalars(
+        select(Monitor).where(Monitor.id == monitor_id, Monitor.project_id == project_id)
+    ).one_or_none()
+
+
+def by_name(session: Session, *, model_version_id: int, name: str) -> Monitor | None:
+    return session.scalars(
+        select(Monitor).where(Monitor.model_version_id == model_version_id, Monitor.name == name)
+    ).one_or_none()
+
+
+def list_for_version(session: Session, *, model_version_id: int) -> Sequence[Monitor]:
+    return session.scalars(
+        select(Monitor).where(Monitor.model_version_id == model_version_id).order_by(Monitor.id)
+    ).all()
+
+
+def names(session: Session, monitor: Monitor) -> tuple[str, str]:
+    """The model and version names of a monitor."""
+    row = session.execute(
+        select(Model.name, ModelVersion.version)
+        .join(ModelVersion, ModelVersion.model_id == Model.id)
+        .where(ModelVersion.id == monitor.model_version_id)
+    ).one()
+    return row[0], row[1]

@@ -1,0 +1,73 @@
+"""Alert transitions queued for delivery in the same transaction as the change: a
+transition is never lost, and never announced if its transaction rolls back."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.models import Alert, Model, ModelVersion, Monitor, Notification, NotificationChannel
+from backend.models.base import utcnow
+
+SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
+
+
+def alert_payload(session: Session, alert: Alert, event: str) -> dict[str, Any]:
+    monitor = session.get(Monitor, alert.monitor_id)
+    version = session.get(ModelVersion, alert.model_version_id)
+    assert monitor is not None
+    assert version is not None
+    model = session.get(Model, version.model_id)
+    assert model is not None
+    return {
+        "type": f"alert.{event}",
+        "alert": {
+            "id": alert.id,
+            "state": alert.state,
+            "severity": alert.severity,
+            "cause": alert.cause,
+            "message": alert.message,
+            "details": alert.details,
+            "model": model.name,
+            "version": version.version,
+            "monitor": monitor.name,
+            "kind": monitor.kind,
+            "run_id": alert.last_run_id,
+            "opened_at": alert.opened_at.isoformat(),
+            "acknowledged_by": alert.acknowledged_by,
+            "comment": alert.resolve_comment if event == "resolved" else alert.acknowledge_comment,
+        },
+    }
+
+
+def enqueue(session: Session, alert: Alert, event: str) -> list[Notification]:
+    channels = session.scalars(
+        select(NotificationChannel).where(
+            NotificationChannel.project_id == alert.project_id,
+            NotificationChannel.enabled.is_(True),
+        )
+    ).all()
+    rank = SEVERITY_ORDER[alert.severity]
+    payload = alert_payload(session, alert, event)
+    queued = []
+    for channel in channels:
+        if SEVERITY_ORDER[channel.min_severity] > rank:
+            continue
+        notification = Notification(
+            project_id=alert.project_id,
+            channel_id=channel.id,
+            alert_id=alert.id,
+            event=event,
+            message_id=f"msg_{uuid.uuid4().hex}",
+            payload=payload,
+            state="pending",
+            attempts=0,
+            next_attempt_at=utcnow(),
+        )
+        session.add(notification)
+        queued.append(notification)
+    session.flush()
+    return queued
