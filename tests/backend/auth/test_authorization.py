@@ -1,5 +1,6 @@
 """Every route × every role, own project and another project's."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,7 +31,58 @@ ENDPOINTS = [
     ("POST", "/v1/keys", P.KEYS_MANAGE),
     ("GET", "/v1/keys", P.KEYS_MANAGE),
     ("POST", "/v1/keys/{key_id}/revoke", P.KEYS_MANAGE),
+    ("GET", "/v1/detectors", P.MONITORS_READ),
+    ("POST", "/v1/models/{model}/versions/{version}/monitors", P.MONITORS_WRITE),
+    ("GET", "/v1/models/{model}/versions/{version}/monitors", P.MONITORS_READ),
+    ("POST", "/v1/models/{model}/versions/{version}/monitors:default", P.MONITORS_WRITE),
+    ("GET", "/v1/monitors/{monitor_id}", P.MONITORS_READ),
+    ("PATCH", "/v1/monitors/{monitor_id}", P.MONITORS_WRITE),
+    ("POST", "/v1/monitors/{monitor_id}/run", P.MONITORS_WRITE),
+    ("POST", "/v1/monitors/{monitor_id}/backfill", P.MONITORS_WRITE),
+    ("GET", "/v1/monitors/{monitor_id}/runs", P.MONITORS_READ),
+    ("GET", "/v1/runs/{run_id}", P.MONITORS_READ),
+    ("GET", "/v1/models/{model}/status", P.MONITORS_READ),
+    ("GET", "/v1/alerts", P.MONITORS_READ),
+    ("GET", "/v1/alerts/{alert_id}", P.MONITORS_READ),
+    ("POST", "/v1/alerts/{alert_id}/acknowledge", P.ALERTS_MANAGE),
+    ("POST", "/v1/alerts/{alert_id}/resolve", P.ALERTS_MANAGE),
+    ("POST", "/v1/channels", P.CHANNELS_MANAGE),
+    ("GET", "/v1/channels", P.CHANNELS_MANAGE),
+    ("DELETE", "/v1/channels/{channel_id}", P.CHANNELS_MANAGE),
 ]
+# A cost monitor over the factory records' day whose tiny budget raises an alert.
+OVER_BUDGET_MONITOR = {
+    "name": "cost",
+    "kind": "cost",
+    "params": {"price_per_1k_predictions": 1000, "budget": 0.001, "budget_period": "day"},
+    "window": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
+    "schedule": {"every": "1h"},
+    "alert_on": "alert",
+}
+
+
+def monitored(client, tenant):
+    """A monitor, one run and one alert in the tenant's project; their ids."""
+    created = client.post(
+        "/v1/models/churn/versions/v1/monitors", json=OVER_BUDGET_MONITOR, headers=tenant.headers()
+    )
+    assert created.status_code == 201, created.text
+    monitor_id = created.json()["id"]
+    run = client.post(f"/v1/monitors/{monitor_id}/run", headers=tenant.headers()).json()
+    alerts = client.get("/v1/alerts", headers=tenant.headers()).json()["items"]
+    channel = client.post(
+        "/v1/channels",
+        json={"name": "ops", "kind": "webhook", "url": "http://127.0.0.1:9/hook"},
+        headers=tenant.headers(),
+    )
+    return {
+        "monitor_id": monitor_id,
+        "run_id": run["run"]["id"],
+        "alert_id": alerts[0]["id"],
+        "channel_id": channel.json().get("id", 1),
+    }
+
+
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 
 
@@ -40,13 +92,15 @@ def test_the_matrix_covers_every_route(settings):
     assert routes == {(m, p) for m, p, _ in ENDPOINTS} | PUBLIC
 
 
-def _call(client, method, path, headers, *, key_id=1):
+def _call(client, method, path, headers, *, key_id=1, ids=None):
     url = (
         path.replace("{model}", "churn")
         .replace("{version}", "v1")
         .replace("{event_id}", "evt-1")
         .replace("{key_id}", str(key_id))
     )
+    for name, value in (ids or {}).items():
+        url = url.replace("{" + name + "}", str(value))
     kwargs = {}
     if path.endswith("/artifact"):
         kwargs = {
@@ -64,8 +118,27 @@ def _call(client, method, path, headers, *, key_id=1):
             "/v1/labels": {"labels": [{"event_id": "evt-1", "label": 1}]},
             "/v1/keys": {"name": "k", "role": "viewer"},
             "/v1/keys/{key_id}/revoke": None,
+            "/v1/models/{model}/versions/{version}/monitors": {
+                **OVER_BUDGET_MONITOR,
+                "name": f"m-{uuid.uuid4().hex[:8]}",
+            },
+            "/v1/models/{model}/versions/{version}/monitors:default": None,
+            "/v1/monitors/{monitor_id}/run": None,
+            "/v1/monitors/{monitor_id}/backfill": {
+                "start": "2026-11-01T00:00:00Z",
+                "end": "2026-11-01T02:00:00Z",
+            },
+            "/v1/alerts/{alert_id}/acknowledge": {"comment": "looking"},
+            "/v1/alerts/{alert_id}/resolve": {"comment": "fixed"},
+            "/v1/channels": {
+                "name": f"c-{uuid.uuid4().hex[:8]}",
+                "kind": "webhook",
+                "url": "https://93.184.215.14/hook",
+            },
         }[path]
         kwargs = {"json": body, "headers": headers} if body is not None else {"headers": headers}
+    elif method == "PATCH":
+        kwargs = {"json": {"severity": "critical"}, "headers": headers}
     else:
         kwargs = {"headers": headers}
     return client.request(method, url, **kwargs)
@@ -79,8 +152,9 @@ def test_each_role_gets_exactly_its_permissions(client, tenant, role):
     )
     keys = client.get("/v1/keys", headers=tenant.headers()).json()
     spare = next(k for k in keys if k["role"] == "viewer")
+    ids = monitored(client, tenant)
     for method, path, permission in ENDPOINTS:
-        response = _call(client, method, path, tenant.headers(role), key_id=spare["id"])
+        response = _call(client, method, path, tenant.headers(role), key_id=spare["id"], ids=ids)
         if permission in ROLE_PERMISSIONS[role]:
             assert response.status_code not in (401, 403), (role, method, path, response.text)
             assert response.status_code < 500, (role, method, path, response.text)
@@ -102,15 +176,21 @@ def test_another_projects_key_never_sees_or_changes_rows(client, database, tenan
         headers=tenant.headers(Role.INGEST),
     )
     own_keys = client.get("/v1/keys", headers=tenant.headers()).json()
+    ids = monitored(client, tenant)
     before = counts(database, tenant.project_id)
     versions_before = client.get("/v1/models/churn/versions", headers=tenant.headers()).json()
 
     for method, path, _ in ENDPOINTS:
         response = _call(
-            client, method, path, other_tenant.headers(Role.ADMIN), key_id=own_keys[0]["id"]
+            client,
+            method,
+            path,
+            other_tenant.headers(Role.ADMIN),
+            key_id=own_keys[0]["id"],
+            ids=ids,
         )
         assert response.status_code < 500, (method, path, response.text)
-        if "{model}" in path or "{event_id}" in path or "{key_id}" in path:
+        if "{" in path:
             assert response.status_code == 404, (method, path, response.status_code)
         if method == "GET" and response.status_code == 200:
             text = response.text
