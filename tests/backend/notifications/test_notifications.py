@@ -1,0 +1,190 @@
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from backend.config import NotifySettings
+from backend.main import create_app
+from backend.models import Notification, NotificationAttempt
+from backend.models.base import utcnow
+from backend.notifications import signing
+from backend.notifications.delivery import build_request, deliver_due
+from backend.notifications.outbound import BlockedDestination, check_url
+from tests.backend.auth.test_authorization import OVER_BUDGET_MONITOR
+from tests.factories import record, register_model
+
+ALERT = {
+    "id": 42,
+    "state": "open",
+    "severity": "critical",
+    "cause": "bias:1:sex",
+    "message": "Bias across sex: least selected group sex=F",
+    "details": {"worst_group": {"sex": "F"}},
+    "model": "loans",
+    "version": "v3",
+    "monitor": "bias",
+    "kind": "bias",
+    "run_id": 7,
+    "opened_at": "2026-11-22T10:00:00+00:00",
+    "acknowledged_by": None,
+    "comment": None,
+}
+
+
+def _notification(event="opened"):
+    return SimpleNamespace(
+        payload={"type": f"alert.{event}", "alert": ALERT}, event=event, message_id="msg_1"
+    )
+
+
+def test_standard_webhooks_signature_round_trip_and_tamper():
+    secret = signing.new_secret()
+    body = b'{"a":1}'
+    headers = signing.headers(secret, "msg_1", 1_700_000_000, body)
+    assert signing.verify(secret, headers, body)
+    assert not signing.verify(secret, headers, b'{"a":2}')
+    assert not signing.verify(signing.new_secret(), headers, body)
+
+
+def test_webhook_request_is_signed():
+    secret = signing.new_secret()
+    channel = SimpleNamespace(kind="webhook", url="https://example.com/h", secret=secret)
+    request = build_request(channel, _notification(), NotifySettings(), 1_700_000_000)
+    assert request.headers["webhook-id"] == "msg_1"
+    assert signing.verify(secret, request.headers, request.body)
+    assert json.loads(request.body)["data"]["cause"] == "bias:1:sex"
+
+
+def test_slack_blocks_and_pagerduty_events():
+    slack = build_request(
+        SimpleNamespace(kind="slack", url="https://hooks.slack.com/x", secret=None),
+        _notification(),
+        NotifySettings(),
+        0,
+    )
+    blocks = json.loads(slack.body)["blocks"]
+    assert blocks[0]["type"] == "header"
+    assert "sex=F" in blocks[1]["text"]["text"]
+    for event, action in (("opened", "trigger"), ("resolved", "resolve")):
+        pd = build_request(
+            SimpleNamespace(kind="pagerduty", url="", secret="R0UTINGKEY"),
+            _notification(event),
+            NotifySettings(),
+            0,
+        )
+        body = json.loads(pd.body)
+        assert pd.url == "https://events.pagerduty.com/v2/enqueue"
+        assert body["event_action"] == action
+        assert body["dedup_key"] == "42"
+        assert body["routing_key"] == "R0UTINGKEY"
+        assert body["payload"]["severity"] == "critical"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "file:///etc/passwd",
+        "http://user:pw@93.184.215.14/",
+    ],
+)
+def test_internal_and_odd_destinations_are_refused(url):
+    with pytest.raises(BlockedDestination):
+        check_url(url, NotifySettings())
+
+
+def test_allow_list_opens_an_internal_network():
+    check_url("https://93.184.215.14/hook", NotifySettings())
+    check_url("http://10.1.2.3/hook", NotifySettings(allowed_networks=["10.0.0.0/8"]))
+    check_url("http://hooks.internal/x", NotifySettings(allowed_hosts=["hooks.internal"]))
+
+
+def test_the_api_refuses_a_webhook_to_the_metadata_service(client, tenant):
+    response = client.post(
+        "/v1/channels",
+        json={"name": "evil", "kind": "webhook", "url": "http://169.254.169.254/latest"},
+        headers=tenant.headers(),
+    )
+    assert response.status_code == 422
+    assert "internal address" in response.json()["detail"]
+
+
+class Flaky:
+    """Answers 503 with Retry-After the first time, then 204."""
+
+    def __init__(self):
+        self.calls = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["content-length"]))
+                outer.calls += 1
+                self.send_response(503 if outer.calls == 1 else 204)
+                if outer.calls == 1:
+                    self.send_header("Retry-After", "30")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_retries_back_off_honour_retry_after_and_record_every_attempt(settings, tenant, database):
+    import httpx
+
+    flaky = Flaky()
+    notify = NotifySettings(allowed_networks=["127.0.0.0/8"])
+    local = settings.model_copy(update={"notify": notify})
+    with TestClient(create_app(local)) as client:
+        register_model(client, tenant)
+        client.post(
+            "/v1/predictions",
+            json={"records": [record(i) for i in range(50)]},
+            headers=tenant.headers(),
+        )
+        client.post(
+            "/v1/channels",
+            json={"name": "hook", "kind": "webhook", "url": flaky.url},
+            headers=tenant.headers(),
+        )
+        monitor = client.post(
+            "/v1/models/churn/versions/v1/monitors",
+            json=OVER_BUDGET_MONITOR,
+            headers=tenant.headers(),
+        ).json()
+        client.post(f"/v1/monitors/{monitor['id']}/run", headers=tenant.headers())
+    with httpx.Client() as http:
+        first = deliver_due(database, notify, http)
+        assert first == {"pending": 1}
+        with database.transaction() as session:
+            pending = session.scalars(
+                select(Notification).where(Notification.project_id == tenant.project_id)
+            ).one()
+            wait = (pending.next_attempt_at - utcnow()).total_seconds()
+            assert 25 < wait <= 31  # Retry-After: 30 outweighs the first backoff
+            session.execute(
+                update(Notification)
+                .where(Notification.id == pending.id)
+                .values(next_attempt_at=utcnow())
+            )
+        assert deliver_due(database, notify, http) == {"delivered": 1}
+    with database.transaction(read_only=True) as session:
+        attempts = session.scalars(
+            select(NotificationAttempt)
+            .where(NotificationAttempt.notification_id == pending.id)
+            .order_by(NotificationAttempt.attempt)
+        ).all()
+        assert [(a.attempt, a.status_code) for a in attempts] == [(1, 503), (2, 204)]
+    flaky.server.shutdown()
