@@ -43,7 +43,8 @@ class Receiver:
     """A webhook endpoint on loopback that keeps what it is sent."""
 
     def __init__(self) -> None:
-        received = self.received = []
+        received: list[tuple[dict[str, str], bytes]] = []
+        self.received = received
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -126,7 +127,7 @@ def test_scheduled_checks_alert_notify_and_are_audited(e2e, tenant, database, mo
             "latency_ms": 4.0,
             "compute_seconds": 0.002,
         }
-        for i, row in traffic.iterrows()
+        for i, row in enumerate(traffic.to_dict("records"))
     ]
     for start in range(0, len(records), 1000):
         posted = client.post(
@@ -150,10 +151,13 @@ def test_scheduled_checks_alert_notify_and_are_audited(e2e, tenant, database, mo
     )
     assert patched.status_code == 200
 
-    runs, delivered = CheckScheduler(settings).run_once()
-    assert runs == 4
-    # A second tick finds nothing due: each window runs once.
-    assert CheckScheduler(settings).run_once()[0] == 0
+    # Other tests' monitors in this database may be due as well.
+    runs, _ = CheckScheduler(settings).run_once()
+    assert runs >= 4
+    CheckScheduler(settings).run_once()  # a second tick: nothing of ours is due again
+    for monitor_id in names.values():
+        page = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()
+        assert len(page["items"]) == 1
 
     status = client.get("/v1/models/loans/status", headers=tenant.headers()).json()
     latest = {m["name"]: m["latest_run"] for m in status["monitors"]}
@@ -174,7 +178,7 @@ def test_scheduled_checks_alert_notify_and_are_audited(e2e, tenant, database, mo
     assert explain["library_versions"]["torch"]
     assert len(explain["window_sha256"]) == 64
 
-    assert delivered.get("delivered", 0) == len(receiver.received) >= 2
+    assert len(receiver.received) >= 2
     for headers, body in receiver.received:
         assert signing.verify(secret, headers, body)
         assert json.loads(body)["type"] == "alert.opened"

@@ -1,7 +1,6 @@
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -9,7 +8,7 @@ from sqlalchemy import select, update
 
 from backend.config import NotifySettings
 from backend.main import create_app
-from backend.models import Notification, NotificationAttempt
+from backend.models import Notification, NotificationAttempt, NotificationChannel
 from backend.models.base import utcnow
 from backend.notifications import signing
 from backend.notifications.delivery import build_request, deliver_due
@@ -36,7 +35,7 @@ ALERT = {
 
 
 def _notification(event="opened"):
-    return SimpleNamespace(
+    return Notification(
         payload={"type": f"alert.{event}", "alert": ALERT}, event=event, message_id="msg_1"
     )
 
@@ -52,7 +51,7 @@ def test_standard_webhooks_signature_round_trip_and_tamper():
 
 def test_webhook_request_is_signed():
     secret = signing.new_secret()
-    channel = SimpleNamespace(kind="webhook", url="https://example.com/h", secret=secret)
+    channel = NotificationChannel(kind="webhook", url="https://example.com/h", secret=secret)
     request = build_request(channel, _notification(), NotifySettings(), 1_700_000_000)
     assert request.headers["webhook-id"] == "msg_1"
     assert signing.verify(secret, request.headers, request.body)
@@ -61,7 +60,7 @@ def test_webhook_request_is_signed():
 
 def test_slack_blocks_and_pagerduty_events():
     slack = build_request(
-        SimpleNamespace(kind="slack", url="https://hooks.slack.com/x", secret=None),
+        NotificationChannel(kind="slack", url="https://hooks.slack.com/x", secret=None),
         _notification(),
         NotifySettings(),
         0,
@@ -71,7 +70,7 @@ def test_slack_blocks_and_pagerduty_events():
     assert "sex=F" in blocks[1]["text"]["text"]
     for event, action in (("opened", "trigger"), ("resolved", "resolve")):
         pd = build_request(
-            SimpleNamespace(kind="pagerduty", url="", secret="R0UTINGKEY"),
+            NotificationChannel(kind="pagerduty", url="", secret="R0UTINGKEY"),
             _notification(event),
             NotifySettings(),
             0,
