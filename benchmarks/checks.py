@@ -30,7 +30,7 @@ SENSITIVE = ["sex", "age_band"]
 
 
 def version_spec() -> dict[str, Any]:
-    features = [{"name": n, "dtype": "numeric"} for n in NUMERIC]
+    features: list[dict[str, Any]] = [{"name": n, "dtype": "numeric"} for n in NUMERIC]
     features += [
         {"name": n, "dtype": "categorical", "categories": ["a", "b", "c", "d"]} for n in CATEGORICAL
     ]
@@ -66,6 +66,8 @@ def ingest(client: TestClient, headers: dict[str, str], frame: pd.DataFrame) -> 
 
     feature_columns = NUMERIC + CATEGORICAL + SENSITIVE
     records_all = frame[feature_columns].to_dict("records")
+    predictions = frame["prediction"].to_numpy()
+    truth = frame["label"].to_numpy()
     for begin in range(0, len(frame), 10_000):
         chunk = range(begin, min(begin + 10_000, len(frame)))
         records = [
@@ -75,7 +77,7 @@ def ingest(client: TestClient, headers: dict[str, str], frame: pd.DataFrame) -> 
                 "version": "v1",
                 "occurred_at": (START + timedelta(seconds=2 * i)).isoformat(),
                 "features": records_all[i],
-                "prediction": int(frame["prediction"].iat[i]),
+                "prediction": int(predictions[i]),
                 "latency_ms": 3.0 + (i % 7),
                 "compute_seconds": 0.002,
             }
@@ -83,9 +85,7 @@ def ingest(client: TestClient, headers: dict[str, str], frame: pd.DataFrame) -> 
         ]
         response = client.post("/v1/predictions", json={"records": records}, headers=headers)
         response.raise_for_status()
-        labels = [
-            {"event_id": f"b-{i}", "label": int(frame["label"].iat[i])} for i in chunk if i % 10 < 7
-        ]
+        labels = [{"event_id": f"b-{i}", "label": int(truth[i])} for i in chunk if i % 10 < 7]
         client.post("/v1/labels", json={"labels": labels}, headers=headers).raise_for_status()
 
 
