@@ -62,8 +62,6 @@ def make_frame(n: int, rng: np.random.Generator, shift: float) -> pd.DataFrame:
 
 
 def ingest(client: TestClient, headers: dict[str, str], frame: pd.DataFrame) -> None:
-    from backend.ingest.schemas import PredictionBatch  # noqa: F401  (validated by the API)
-
     feature_columns = NUMERIC + CATEGORICAL + SENSITIVE
     records_all = frame[feature_columns].to_dict("records")
     predictions = frame["prediction"].to_numpy()

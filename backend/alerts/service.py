@@ -17,6 +17,7 @@ from backend.checks.causes import ERROR_CAUSE, Cause
 from backend.errors import Conflict, NotFound
 from backend.models import Alert, CheckRun, Model, ModelVersion, Monitor
 from backend.models.base import utcnow
+from backend.monitors.repository import names
 from backend.notifications import outbox
 
 AUTO_ACTOR = "verity:scheduler"
@@ -181,15 +182,12 @@ def list_alerts(
 
 def to_read(session: Session, alert: Alert) -> AlertRead:
     monitor = session.get(Monitor, alert.monitor_id)
-    version = session.get(ModelVersion, alert.model_version_id)
     assert monitor is not None
-    assert version is not None
-    model = session.get(Model, version.model_id)
-    assert model is not None
+    model_name, version_name = names(session, alert.model_version_id)
     return AlertRead(
         id=alert.id,
-        model=model.name,
-        version=version.version,
+        model=model_name,
+        version=version_name,
         monitor_id=monitor.id,
         monitor=monitor.name,
         kind=monitor.kind,

@@ -26,11 +26,11 @@ def list_for_version(session: Session, *, model_version_id: int) -> Sequence[Mon
     ).all()
 
 
-def names(session: Session, monitor: Monitor) -> tuple[str, str]:
-    """The model and version names of a monitor."""
+def names(session: Session, model_version_id: int) -> tuple[str, str]:
+    """The model and version names of a model version."""
     row = session.execute(
         select(Model.name, ModelVersion.version)
         .join(ModelVersion, ModelVersion.model_id == Model.id)
-        .where(ModelVersion.id == monitor.model_version_id)
+        .where(ModelVersion.id == model_version_id)
     ).one()
     return row[0], row[1]

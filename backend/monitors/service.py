@@ -11,7 +11,7 @@ from backend.audit import service as audit_service
 from backend.auth.actor import Actor
 from backend.catalog import service as catalog_service
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.models import Model, ModelVersion, Monitor, ReferenceDataset
+from backend.models import ModelVersion, Monitor, ReferenceDataset
 from backend.models.base import utcnow
 from backend.monitors import repository
 from backend.monitors.defaults import default_monitors
@@ -48,7 +48,7 @@ def validated_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_read(session: Session, monitor: Monitor) -> MonitorRead:
-    model_name, version_name = repository.names(session, monitor)
+    model_name, version_name = repository.names(session, monitor.model_version_id)
     reference_dataset = (
         session.get(ReferenceDataset, monitor.reference_dataset_id)
         if monitor.reference_dataset_id
@@ -227,11 +227,3 @@ def update(session: Session, *, actor: Actor, monitor_id: int, spec: MonitorUpda
     session.flush()
     _audit(session, actor, "monitor.update", monitor)
     return monitor
-
-
-def model_of(session: Session, monitor: Monitor) -> tuple[Model, ModelVersion]:
-    version = session.get(ModelVersion, monitor.model_version_id)
-    assert version is not None
-    model = session.get(Model, version.model_id)
-    assert model is not None
-    return model, version

@@ -9,19 +9,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import Alert, Model, ModelVersion, Monitor, Notification, NotificationChannel
+from backend.models import Alert, Monitor, Notification, NotificationChannel
 from backend.models.base import utcnow
-
-SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
+from backend.monitors.repository import names
+from backend.monitors.schemas import SEVERITY_ORDER
 
 
 def alert_payload(session: Session, alert: Alert, event: str) -> dict[str, Any]:
     monitor = session.get(Monitor, alert.monitor_id)
-    version = session.get(ModelVersion, alert.model_version_id)
     assert monitor is not None
-    assert version is not None
-    model = session.get(Model, version.model_id)
-    assert model is not None
+    model_name, version_name = names(session, alert.model_version_id)
     return {
         "type": f"alert.{event}",
         "alert": {
@@ -31,8 +28,8 @@ def alert_payload(session: Session, alert: Alert, event: str) -> dict[str, Any]:
             "cause": alert.cause,
             "message": alert.message,
             "details": alert.details,
-            "model": model.name,
-            "version": version.version,
+            "model": model_name,
+            "version": version_name,
             "monitor": monitor.name,
             "kind": monitor.kind,
             "run_id": alert.last_run_id,

@@ -1,10 +1,8 @@
 import ctypes.util
 
-import pytest
-
 from backend.runtime import tune_allocator
 
 
-@pytest.mark.skipif(ctypes.util.find_library("c") != "libc.so.6", reason="glibc only")
-def test_glibc_accepts_the_allocator_thresholds():
-    assert tune_allocator() is True
+def test_allocator_thresholds_apply_exactly_where_glibc_is():
+    # glibc accepts both mallopt settings; elsewhere nothing changes and it says so.
+    assert tune_allocator() is (ctypes.util.find_library("c") == "libc.so.6")
