@@ -290,6 +290,8 @@ def scheduler(
     from backend.checks.scheduler import CheckScheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # APScheduler logs every tick at INFO; only its warnings and errors are news.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = get_settings()
     worker = CheckScheduler(settings)
     if once:
