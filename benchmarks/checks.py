@@ -12,6 +12,7 @@ read, detector run, run + alerts + audit event stored. Prints one JSON line last
 from __future__ import annotations
 
 import argparse
+import cProfile
 import io
 import time
 from datetime import UTC, datetime, timedelta
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--reference-rows", type=int, default=200_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--profile", help="write cProfile stats of the timed runs here")
     args = parser.parse_args()
 
     from backend.checks.runner import execute
@@ -153,14 +155,21 @@ def main() -> None:
         db = get_database(settings)
         timings: dict[str, float] = {}
         statuses = {}
+        profiler = cProfile.Profile() if args.profile else None
         for kind, monitor_id in ids.items():
             started = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             run, _ = execute(db, settings, monitor_id, end, trigger="manual")
+            if profiler is not None:
+                profiler.disable()
             timings[kind] = time.perf_counter() - started
             if run is None or run.rows != args.rows:
                 raise RuntimeError(f"{kind}: expected a run over {args.rows} rows, got {run}")
             statuses[kind] = run.status
         db.dispose()
+        if profiler is not None:
+            profiler.dump_stats(args.profile)
     emit(
         {
             "bench": "checks",

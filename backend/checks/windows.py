@@ -1,8 +1,7 @@
 """Windows of logged traffic, and reference data, loaded from SQL for detectors.
 
-Only the columns a detector needs are read, and feature values are pulled out of the
-JSON column by the database (``json_extract`` on SQLite, ``->``/``->>`` on
-PostgreSQL), not parsed row by row in Python.
+Only the columns a detector needs are read, as whole columns (``window_sql``), and
+JSON values are decoded once per distinct value.
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from backend.catalog.storage import ArtifactStore
-from backend.models import Label, ModelVersion, Prediction, ReferenceDataset
+from backend.checks import window_sql
+from backend.models import ModelVersion, ReferenceDataset
 from detectors.base import ColumnKind, ColumnSpec, Window
 
 EVENT_ID = "event_id"
@@ -115,42 +114,38 @@ def load_window(
     """Predictions of ``version`` with ``start <= occurred_at < end`` (labels joined
     by event_id), in id order, indexed by event_id."""
     specs = _selected(version, needs)
-    columns: list[Any] = [Prediction.event_id.label(EVENT_ID)]
-    for spec in specs:
-        value = Prediction.features[spec.name]
-        columns.append(
-            (value.as_float() if spec.kind == ColumnKind.NUMERIC else value.as_json()).label(
-                spec.name
-            )
-        )
     outputs = needs.features != "none" or needs.labels
-    if outputs:
-        columns += [
-            Prediction.prediction.label(version.prediction_column),
-            Prediction.score.label(version.score_column),
-        ]
-    if needs.cost_columns:
-        columns += [Prediction.latency_ms, Prediction.compute_seconds]
-    query = select(*columns).where(
-        Prediction.model_version_id == version.id,
-        Prediction.occurred_at >= start,
-        Prediction.occurred_at < end,
+    raw = window_sql.fetch(
+        session,
+        window_sql.WindowQuery(
+            version=version,
+            specs=specs,
+            start=start,
+            end=end,
+            outputs=outputs,
+            labels=needs.labels,
+            cost_columns=needs.cost_columns,
+        ),
     )
-    if needs.labels:
-        query = query.add_columns(Label.label.label(version.label_column)).outerjoin(
-            Label,
-            and_(Label.project_id == Prediction.project_id, Label.event_id == Prediction.event_id),
-        )
-    result = session.execute(query.order_by(Prediction.id))
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    frame = frame.set_index(EVENT_ID)
+    data: dict[str, Any] = {}
     for spec in specs:
         if spec.kind == ColumnKind.NUMERIC:
-            frame[spec.name] = pd.to_numeric(frame[spec.name]).astype("float64")
+            data[spec.name] = raw.numeric[spec.name]
         else:
-            frame[spec.name] = category_text(frame[spec.name])
+            data[spec.name] = category_text(pd.Series(raw.values[spec.name]))
+    # Outputs and labels as pandas infers them from the Python values.
     if outputs:
-        frame[version.score_column] = pd.to_numeric(frame[version.score_column]).astype("float64")
+        data[version.prediction_column] = pd.Series(raw.values["prediction"].tolist())
+        data[version.score_column] = raw.floats["score"]
+    if needs.cost_columns:
+        data["latency_ms"] = raw.floats["latency_ms"]
+        data["compute_seconds"] = raw.floats["compute_seconds"]
+    if needs.labels:
+        data[version.label_column] = pd.Series(raw.values["label"].tolist())
+    frame = pd.DataFrame(
+        {k: v.to_numpy() if isinstance(v, pd.Series) else v for k, v in data.items()},
+        index=pd.Index(raw.event_ids, name=EVENT_ID, dtype=object),
+    )
     rows_in_window = len(frame)
     sampling = None
     if max_rows is not None and rows_in_window > max_rows:

@@ -11,6 +11,7 @@ below ``min_group_size`` are flagged, never dropped.
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 from typing import Any, ClassVar
 
@@ -129,7 +130,26 @@ GroupCodes = tuple[np.ndarray, Any, np.ndarray]
 
 def _group_codes(frame: pd.DataFrame, attrs: list[str]) -> GroupCodes:
     present = frame[attrs].notna().all(axis=1).to_numpy()
-    codes, uniques = pd.MultiIndex.from_frame(frame[attrs].astype(str)[present]).factorize()
+    sizes = [frame[name].nunique() for name in attrs]
+    if math.prod(sizes) >= 2**62:
+        codes, multi = pd.MultiIndex.from_frame(frame[attrs].astype(str)[present]).factorize()
+        return codes, list(multi), present
+    # Per-attribute codes combined into one integer: factorizing a MultiIndex of
+    # strings materialises a tuple per row. Groups keep first-appearance order.
+    combined = np.zeros(int(present.sum()), dtype=np.int64)
+    levels = []
+    for name in attrs:
+        attr_codes, attr_uniques = pd.factorize(frame[name].astype(str).to_numpy()[present])
+        combined = combined * len(attr_uniques) + attr_codes
+        levels.append((attr_uniques, len(attr_uniques)))
+    codes, combined_uniques = pd.factorize(combined)
+    uniques = []
+    for value in combined_uniques.tolist():
+        parts = []
+        for attr_uniques, size in reversed(levels):
+            value, at = divmod(value, size)
+            parts.append(str(attr_uniques[at]))
+        uniques.append(tuple(reversed(parts)))
     return codes, uniques, present
 
 
