@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--reference-rows", type=int, default=200_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--profile", help="write cProfile stats of the timed runs here")
+    parser.add_argument("--save-sqlite", help="copy the SQLite database here at the end")
     args = parser.parse_args()
 
     from backend.checks.runner import execute
@@ -170,6 +172,8 @@ def main() -> None:
         db.dispose()
         if profiler is not None:
             profiler.dump_stats(args.profile)
+        if args.save_sqlite and args.db == "sqlite":
+            shutil.copy(database.url.removeprefix("sqlite:///"), args.save_sqlite)
     emit(
         {
             "bench": "checks",

@@ -4,8 +4,8 @@ object per value.
 A 1M-row window of 25 features is 25M values; turning each into a Python object and
 then into a DataFrame costs far more than the detectors themselves. So:
 
-* PostgreSQL streams the window out with ``COPY (SELECT ...) TO STDOUT`` as CSV, and
-  Arrow's multi-threaded CSV reader parses it straight into typed arrays.
+* PostgreSQL builds the window's CSV text itself, in a few long ``string_agg``
+  values, and Arrow's multi-threaded CSV reader parses it into typed arrays.
 * SQLite (3.40: no JSON parse cache, no COPY) reads each chunk of ids as one
   ``group_concat`` string per column. A multi-path ``json_extract`` parses a row's
   JSON once; the JSON-array text of its numeric features, brackets trimmed, is a CSV
@@ -28,8 +28,19 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import ColumnElement, String, and_, cast, func, literal, select, type_coerce
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from backend.models import Label, ModelVersion, Prediction
@@ -37,6 +48,8 @@ from detectors.base import ColumnKind, ColumnSpec
 
 # Keeps each group_concat string far below SQLite's 1 GB limit on a value.
 SQLITE_CHUNK_ROWS = 200_000
+# Lines per string_agg value: a few tens of MB of text each.
+PG_CHUNK_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -82,10 +95,21 @@ def decode_json(texts: np.ndarray) -> np.ndarray:
     # SQLite's JSON columns have numeric affinity: a number's text is stored as the
     # number itself, already decoded.
     decoded = np.array(
-        [json.loads(text) if isinstance(text, str) else text for text in uniques] + [None],
+        [_loads(text) if isinstance(text, str) else text for text in uniques] + [None],
         dtype=object,
     )
     return decoded[codes]
+
+
+def _int_or_float(text: str) -> int | float:
+    # jsonb prints a large float such as 1.8e308 as an integer literal; past int64 it
+    # can only have been a float, and the driver reads it as one.
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else float(text)
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_int=_int_or_float)
 
 
 def _json_text(column: Any) -> ColumnElement[str]:
@@ -105,65 +129,68 @@ def _label_join() -> ColumnElement[bool]:
 
 
 def _float_names(query: WindowQuery) -> list[str]:
-    names = ["score"] if query.outputs else []
-    if query.cost_columns:
-        names += ["latency_ms", "compute_seconds"]
-    return names
+    return ["latency_ms", "compute_seconds"] if query.cost_columns else []
 
 
 # --- PostgreSQL ---------------------------------------------------------------------
 
 
+def _csv_field(value: Any, quoted: bool) -> ColumnElement[str]:
+    """A CSV field; SQL NULL is the empty unquoted field. PostgreSQL prints float8
+    as the shortest text that reads back as the same double."""
+    text: ColumnElement[str] = cast(value, Text)
+    if quoted:
+        text = literal('"') + func.replace(text, '"', '""') + literal('"')
+    return func.coalesce(text, "")
+
+
 def _fetch_postgresql(session: Session, query: WindowQuery) -> RawColumns:
-    """``COPY (SELECT ...) TO STDOUT`` as CSV, parsed by Arrow into typed arrays."""
+    """The window as CSV text built by the server, a few long ``string_agg`` values
+    of PG_CHUNK_ROWS lines each (not a message per row, which costs psycopg more
+    than the query), parsed by Arrow into typed arrays."""
     features = Prediction.features
     numeric = query.numeric
     categorical = query.categorical
-    columns: list[ColumnElement[Any]] = [Prediction.event_id.label("event_id")]
-    columns += [features.op("->>")(literal(n)).label(f"n{i}") for i, n in enumerate(numeric)]
-    columns += [
-        cast(features.op("->")(literal(n)), String).label(f"c{i}")
-        for i, n in enumerate(categorical)
-    ]
-    text_columns = [f"c{i}" for i in range(len(categorical))]
+    fields: list[tuple[str, Any, bool]] = [("event_id", Prediction.event_id, True)]
+    fields += [(f"n{i}", features.op("->>")(literal(n)), False) for i, n in enumerate(numeric)]
+    fields += [(f"c{i}", features.op("->")(literal(n)), True) for i, n in enumerate(categorical)]
     if query.outputs:
-        columns += [
-            cast(Prediction.prediction, String).label("prediction"),
-            Prediction.score.label("score"),
-        ]
-        text_columns.append("prediction")
+        fields.append(("prediction", Prediction.prediction, True))
     if query.cost_columns:
-        columns += [
-            Prediction.latency_ms.label("latency_ms"),
-            Prediction.compute_seconds.label("compute_seconds"),
+        fields += [
+            ("latency_ms", Prediction.latency_ms, False),
+            ("compute_seconds", Prediction.compute_seconds, False),
         ]
     if query.labels:
-        columns.append(cast(Label.label, String).label("label"))
-        text_columns.append("label")
-    statement = select(*columns).where(*_in_window(query))
+        fields.append(("label", Label.label, True))
+    lines = select(
+        func.concat_ws(",", *[_csv_field(value, quoted) for _, value, quoted in fields]).label(
+            "line"
+        ),
+        func.row_number().over(order_by=Prediction.id).label("rn"),
+    ).where(*_in_window(query))
     if query.labels:
-        statement = statement.outerjoin(Label, _label_join())
-    sql = str(
-        statement.order_by(Prediction.id).compile(
-            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
-        )
-    )
-    buffer = io.BytesIO()
-    driver = session.connection().connection.driver_connection
-    # FORCE_QUOTE: a quoted "" is text, an unquoted empty field is SQL NULL.
-    copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)"
-    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:  # type: ignore[union-attr]
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    names = [c.name for c in statement.selected_columns]
+        lines = lines.outerjoin(Label, _label_join())
+    numbered = lines.subquery()
+    bucket = func.div(numbered.c.rn - 1, PG_CHUNK_ROWS)
+    chunks = session.execute(
+        select(func.string_agg(numbered.c.line, aggregate_order_by(literal("\n"), numbered.c.rn)))
+        .group_by(bucket)
+        .order_by(bucket)
+    ).scalars()
+    names = [name for name, _, _ in fields]
     types = {n: pa.string() for n in names}
     for name in [f"n{i}" for i in range(len(numeric))] + _float_names(query):
         types[name] = pa.float64()
-    table = _read_csv(buffer, names, types, null_values=[""])
+    tables = [_read_csv(chunk.encode(), names, types, null_values=[""]) for chunk in chunks]
+    table = (
+        pa.concat_tables(tables)
+        if tables
+        else pa.table({n: pa.array([], type=types[n]) for n in names})
+    )
     values = {n: decode_json(_strings(table.column(f"c{i}"))) for i, n in enumerate(categorical)}
     for name in ("prediction", "label"):
-        if name in text_columns:
+        if name in names:
             values[name] = decode_json(_strings(table.column(name)))
     return RawColumns(
         event_ids=_strings(table.column("event_id")),
@@ -236,9 +263,15 @@ def _sqlite_chunk(
         )
     if unaddressable:
         columns.append(func.group_concat(_json_text(Prediction.features), newline))
-    texts = list(
-        session.execute(select(*[type_coerce(c, String) for c in columns]).where(*bounded)).one()
-    )
+    outputs = {"prediction": Prediction.prediction} if query.outputs else {}
+    if query.labels:
+        outputs["label"] = Label.label
+    for value in outputs.values():
+        columns.append(func.group_concat(_exact_json_text(value), newline))
+    statement = select(*[type_coerce(c, String) for c in columns]).where(*bounded)
+    if query.labels:
+        statement = statement.outerjoin(Label, _label_join())
+    texts = list(session.execute(statement).one())
     # group_concat's order is the scan's: every column shares it, the ids give it.
     order = np.argsort(np.array(texts.pop(0).split(","), dtype=np.int64), kind="stable")
     event_ids = np.array(_lines(texts.pop(0)), dtype=object)[order]
@@ -246,7 +279,7 @@ def _sqlite_chunk(
     if numeric_paths:
         names = [f"n{i}" for i in range(max(len(numeric_paths), 2))]
         table = _read_csv(
-            io.BytesIO(texts.pop(0).encode()),
+            texts.pop(0).encode(),
             names,
             dict.fromkeys(names, pa.float64()),
             null_values=["null"],
@@ -267,50 +300,68 @@ def _sqlite_chunk(
                 )
             else:
                 raw.values[name] = values[order]
-    _sqlite_typed_columns(session, query, bounded, ids, raw)
+    row_by_row = []
+    for name in outputs:
+        lines = np.array(_lines(texts.pop(0)), dtype=object)
+        if (lines == REAL_MARK).any():
+            row_by_row.append(name)
+        else:
+            lines[lines == ""] = None
+            raw.values[name] = decode_json(lines)[order]
+    _sqlite_row_by_row(session, query, bounded, ids, raw, row_by_row)
     return raw
 
 
-def _sqlite_typed_columns(
+# group_concat would print a REAL inexactly: such values are marked and read row by row.
+REAL_MARK = "~"
+
+
+def _exact_json_text(value: Any) -> ColumnElement[str]:
+    """A JSON column's text for group_concat: '' for NULL, REAL_MARK for a REAL
+    (SQLite's numeric affinity turned the number's text into one)."""
+    return func.coalesce(
+        case((func.typeof(value) == "real", literal(REAL_MARK)), else_=_json_text(value)), ""
+    )
+
+
+def _sqlite_row_by_row(
     session: Session,
     query: WindowQuery,
     bounded: list[ColumnElement[bool]],
     ids: np.ndarray,
     raw: RawColumns,
+    json_columns: list[str],
 ) -> None:
-    """Outputs, labels and REAL columns row by row: printing a REAL as text in SQLite
-    (printf, quote, group_concat) does not always give back the same double."""
-    columns: list[Any] = [Prediction.id]
-    names: list[str] = []
-    if query.outputs:
-        columns += [_json_text(Prediction.prediction), Prediction.score]
-        names += ["prediction", "score"]
+    """REAL columns row by row: SQLite prints a REAL as text (printf, quote,
+    group_concat) that does not always read back as the same double."""
+    columns: dict[str, Any] = {"id": Prediction.id}
     if query.cost_columns:
-        columns += [Prediction.latency_ms, Prediction.compute_seconds]
-        names += ["latency_ms", "compute_seconds"]
-    if query.labels:
-        columns.append(_json_text(Label.label))
-        names.append("label")
-    if not names:
+        columns["latency_ms"] = Prediction.latency_ms
+        columns["compute_seconds"] = Prediction.compute_seconds
+    for name in json_columns:
+        columns[name] = _json_text(Prediction.prediction if name == "prediction" else Label.label)
+    if len(columns) == 1:
         return
-    statement = select(*columns).where(*bounded)
-    if query.labels:
+    statement = select(*columns.values()).where(*bounded)
+    if "label" in json_columns:
         statement = statement.outerjoin(Label, _label_join())
     result = session.connection().execute(statement)
-    # The driver's rows as they are: SQLAlchemy's per-row processing costs more than
-    # the query.
+    # The driver's rows as they are, converted by numpy in C: SQLAlchemy's per-row
+    # processing would cost more than the query.
     rows = result.cursor.fetchall()
     result.close()
-    transposed = list(zip(*rows, strict=True)) if rows else [()] * (len(names) + 1)
-    row_ids = np.array(transposed[0], dtype=np.int64)
+    table = np.array(rows, dtype=object if json_columns else np.float64).reshape(
+        len(rows), len(columns)
+    )
+    row_ids = table[:, 0].astype(np.int64)
     order = np.argsort(row_ids, kind="stable")
     if not np.array_equal(row_ids[order], ids):
         raise RuntimeError("the window's rows changed while it was read")
-    for name, values in zip(names, transposed[1:], strict=True):
-        if name in ("prediction", "label"):
-            raw.values[name] = decode_json(np.array(values, dtype=object))[order]
-        else:
-            raw.floats[name] = np.array(values, dtype=np.float64)[order]
+    for at, name in enumerate(columns):
+        if name in json_columns:
+            raw.values[name] = decode_json(table[order, at])
+        elif name != "id":
+            raw.floats[name] = table[order, at].astype(np.float64)
 
 
 def _decode_rows(lines: list[str], width: int) -> list[np.ndarray]:
@@ -343,12 +394,15 @@ def _empty(query: WindowQuery) -> RawColumns:
 
 
 def _read_csv(
-    source: io.BytesIO, names: list[str], types: dict[str, pa.DataType], null_values: list[str]
+    data: bytes, names: list[str], types: dict[str, pa.DataType], null_values: list[str]
 ) -> pa.Table:
-    if not source.getbuffer().nbytes:
+    if not data:
         return pa.table({n: pa.array([], type=types[n]) for n in names})
+    if not data.endswith(b"\n"):
+        # Arrow misreads an empty last field on a last line without its newline.
+        data += b"\n"
     return pacsv.read_csv(
-        source,
+        io.BytesIO(data),
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(newlines_in_values=False),
         convert_options=pacsv.ConvertOptions(

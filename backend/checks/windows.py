@@ -136,7 +136,6 @@ def load_window(
     # Outputs and labels as pandas infers them from the Python values.
     if outputs:
         data[version.prediction_column] = pd.Series(raw.values["prediction"].tolist())
-        data[version.score_column] = raw.floats["score"]
     if needs.cost_columns:
         data["latency_ms"] = raw.floats["latency_ms"]
         data["compute_seconds"] = raw.floats["compute_seconds"]
@@ -159,7 +158,9 @@ def load_window(
         frame=frame,
         columns=specs,
         prediction=version.prediction_column if outputs else None,
-        score=version.score_column if outputs else None,
+        # No detector reads the score yet: not loading it saves a REAL column that
+        # SQLite can only hand over row by row.
+        score=None,
         label=version.label_column if needs.labels else None,
         start=start,
         end=end,

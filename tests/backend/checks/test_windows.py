@@ -23,11 +23,15 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 # Names SQLite's JSON paths cannot address, or address only when quoted.
 ODD_NUMERIC = 'he said "hi". ok'
 ODD_CATEGORY = "a.b [c]"
+# Regression outputs SQLite stores as REAL, INTEGER and REAL again.
+REGRESSION: list[Any] = [1 / 3, 7, 1.7976931348623157e308, -2.5e-300, 1.0]
 NUMERIC_VALUES: list[Any] = [0.1, -0.0, 1e-300, 1.7976931348623157e308, 3, None, 2**60, 1 / 3]
 CATEGORY_VALUES: list[Any] = ["x", 'q"uote', "comma,semi;", "null", "", 7, 1.0, None, "é ü"]
 
 
 def version_spec(classes: list[Any]) -> dict[str, Any]:
+    if classes == REGRESSION:
+        return {**version_spec([0, 1]), "class_labels": None, "positive_class": None}
     return {
         "version": "v1",
         "features": [
@@ -113,9 +117,6 @@ def oracle(
             data[feature["name"]] = category_text(pd.Series(values, dtype=object)).to_numpy()
     if outputs:
         data[version.prediction_column] = pd.Series([r.prediction for r in rows]).to_numpy()
-        data[version.score_column] = np.array(
-            [math.nan if r.score is None else r.score for r in rows], dtype=np.float64
-        )
     if needs.cost_columns:
         data["latency_ms"] = np.array(
             [math.nan if r.latency_ms is None else r.latency_ms for r in rows], dtype=np.float64
@@ -130,18 +131,25 @@ def oracle(
 
 @pytest.mark.parametrize(
     ("classes", "chunk_rows"),
-    [([0, 1], window_sql.SQLITE_CHUNK_ROWS), (["approve", 'deny, "later"'], 37)],
-    ids=["int-one-chunk", "text-five-chunks"],
+    [
+        ([0, 1], window_sql.SQLITE_CHUNK_ROWS),
+        (["approve", 'deny, "later"'], 37),
+        (REGRESSION, 50),
+    ],
+    ids=["int-one-chunk", "text-five-chunks", "regression-four-chunks"],
 )
 def test_window_matches_a_row_by_row_oracle(
     client, tenant, database, monkeypatch, classes, chunk_rows
 ):
     monkeypatch.setattr(window_sql, "SQLITE_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(window_sql, "PG_CHUNK_ROWS", chunk_rows)
     headers = tenant.headers()
     model = f"win{len(str(classes))}"
     assert (
         client.post(
-            "/v1/models", json={"name": model, "task": "binary"}, headers=headers
+            "/v1/models",
+            json={"name": model, "task": "regression" if classes == REGRESSION else "binary"},
+            headers=headers,
         ).status_code
         == 201
     )
