@@ -40,7 +40,8 @@ def bench_database(backend: str) -> Iterator[BenchDatabase]:
         try:
             yield BenchDatabase(backend=backend, url=url, data_dir=Path(tmp))
         finally:
-            if backend == "postgresql":
+            # VERITY_BENCH_KEEP=1 leaves a PostgreSQL benchmark database for a closer look.
+            if backend == "postgresql" and os.environ.get("VERITY_BENCH_KEEP") != "1":
                 pgtemp.drop_database(url)
 
 

@@ -4,8 +4,8 @@ object per value.
 A 1M-row window of 25 features is 25M values; turning each into a Python object and
 then into a DataFrame costs far more than the detectors themselves. So:
 
-* PostgreSQL builds the window's CSV text itself, in a few long ``string_agg``
-  values, and Arrow's multi-threaded CSV reader parses it into typed arrays.
+* PostgreSQL builds the window's CSV text itself, one long ``string_agg`` value per
+  chunk of ids, and Arrow's multi-threaded CSV reader parses it into typed arrays.
 * SQLite (3.40: no JSON parse cache, no COPY) reads each chunk of ids as one
   ``group_concat`` string per column. A multi-path ``json_extract`` parses a row's
   JSON once; the JSON-array text of its numeric features, brackets trimmed, is a CSV
@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import io
 import json
+import queue
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,9 +41,10 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from backend.models import Label, ModelVersion, Prediction
@@ -50,6 +54,11 @@ from detectors.base import ColumnKind, ColumnSpec
 SQLITE_CHUNK_ROWS = 200_000
 # Lines per string_agg value: a few tens of MB of text each.
 PG_CHUNK_ROWS = 100_000
+# Connections building chunks at once (one server process each).
+PG_READERS = 2
+
+T = TypeVar("T")
+A = TypeVar("A")
 
 
 @dataclass(frozen=True)
@@ -83,8 +92,14 @@ class RawColumns:
     floats: dict[str, np.ndarray]
 
 
+def _dialect(session: Session | Connection) -> str:
+    return (
+        session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name
+    )
+
+
 def fetch(session: Session, query: WindowQuery) -> RawColumns:
-    if session.get_bind().dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         return _fetch_postgresql(session, query)
     return _fetch_sqlite(session, query)
 
@@ -128,6 +143,25 @@ def _label_join() -> ColumnElement[bool]:
     return and_(Label.project_id == Prediction.project_id, Label.event_id == Prediction.event_id)
 
 
+def _id_chunks(
+    session: Session | Connection, query: WindowQuery, chunk_rows: int
+) -> list[tuple[np.ndarray, list[ColumnElement[bool]]]]:
+    """The window's ids in ascending order, cut into chunks of consecutive ids, each
+    with the conditions that select exactly its rows."""
+    in_window = _in_window(query)
+    if _dialect(session) == "postgresql":
+        listing: Any = func.string_agg(cast(Prediction.id, Text), literal(","))
+    else:
+        listing = type_coerce(func.group_concat(Prediction.id), String)
+    listed = session.execute(select(listing).where(*in_window)).scalar_one()
+    ids = np.sort(np.array(listed.split(","), dtype=np.int64)) if listed else np.empty(0, np.int64)
+    return [
+        (chunk, [*in_window, Prediction.id.between(int(chunk[0]), int(chunk[-1]))])
+        for chunk in np.split(ids, range(chunk_rows, len(ids), chunk_rows))
+        if len(chunk)
+    ]
+
+
 def _float_names(query: WindowQuery) -> list[str]:
     return ["latency_ms", "compute_seconds"] if query.cost_columns else []
 
@@ -142,6 +176,49 @@ def _csv_field(value: Any, quoted: bool) -> ColumnElement[str]:
     if quoted:
         text = literal('"') + func.replace(text, '"', '""') + literal('"')
     return func.coalesce(text, "")
+
+
+class _SnapshotReaders:
+    """Extra connections that see exactly what ``session`` sees (its exported
+    snapshot), so that the server builds several chunks at once: turning jsonb into
+    text is what a PostgreSQL window read spends its time on."""
+
+    def __init__(self, session: Session, count: int) -> None:
+        self.session = session
+        self.count = count
+        self.connections: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+        self.opened: list[Connection] = []
+        self.pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="window-read")
+
+    def __enter__(self) -> _SnapshotReaders:
+        snapshot = self.session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+        engine = self.session.get_bind()
+        assert isinstance(engine, Engine)
+        for _ in range(self.count):
+            connection = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+            self.opened.append(connection)
+            connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            self.connections.put(connection)
+        return self
+
+    def first(self, work: Callable[[Connection], T]) -> T:
+        return work(self.opened[0])
+
+    def map(self, work: Callable[[A, Connection], T], items: list[A]) -> Iterator[T]:
+        def run(item: A) -> T:
+            connection = self.connections.get()
+            try:
+                return work(item, connection)
+            finally:
+                self.connections.put(connection)
+
+        return self.pool.map(run, items)
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for connection in self.opened:
+            connection.rollback()
+            connection.close()
 
 
 def _fetch_postgresql(session: Session, query: WindowQuery) -> RawColumns:
@@ -163,26 +240,31 @@ def _fetch_postgresql(session: Session, query: WindowQuery) -> RawColumns:
         ]
     if query.labels:
         fields.append(("label", Label.label, True))
-    lines = select(
-        func.concat_ws(",", *[_csv_field(value, quoted) for _, value, quoted in fields]).label(
-            "line"
-        ),
-        func.row_number().over(order_by=Prediction.id).label("rn"),
-    ).where(*_in_window(query))
-    if query.labels:
-        lines = lines.outerjoin(Label, _label_join())
-    numbered = lines.subquery()
-    bucket = func.div(numbered.c.rn - 1, PG_CHUNK_ROWS)
-    chunks = session.execute(
-        select(func.string_agg(numbered.c.line, aggregate_order_by(literal("\n"), numbered.c.rn)))
-        .group_by(bucket)
-        .order_by(bucket)
-    ).scalars()
-    names = [name for name, _, _ in fields]
+    line = func.concat_ws(
+        ",", Prediction.id, *[_csv_field(value, quoted) for _, value, quoted in fields]
+    )
+    names = ["id", *[name for name, _, _ in fields]]
     types = {n: pa.string() for n in names}
+    types["id"] = pa.int64()
     for name in [f"n{i}" for i in range(len(numeric))] + _float_names(query):
         types[name] = pa.float64()
-    tables = [_read_csv(chunk.encode(), names, types, null_values=[""]) for chunk in chunks]
+    tables = []
+    with _SnapshotReaders(session, PG_READERS) as readers:
+        chunks = readers.first(lambda conn: _id_chunks(conn, query, PG_CHUNK_ROWS))
+
+        def chunk_text(bounded: list[ColumnElement[bool]], conn: Connection) -> str:
+            # No ORDER BY: sorting the wide lines would spill to disk; Arrow sorts.
+            statement = select(func.string_agg(line, literal("\n"))).where(*bounded)
+            if query.labels:
+                statement = statement.outerjoin(Label, _label_join())
+            return conn.execute(statement).scalar_one() or ""
+
+        texts = readers.map(chunk_text, [bounded for _, bounded in chunks])
+        for (ids, _), csv_text in zip(chunks, texts, strict=True):
+            chunk = _read_csv(csv_text.encode(), names, types, null_values=[""]).sort_by("id")
+            if not np.array_equal(chunk.column("id").to_numpy(), ids):
+                raise RuntimeError("the window's rows changed while it was read")
+            tables.append(chunk)
     table = (
         pa.concat_tables(tables)
         if tables
@@ -222,15 +304,9 @@ def _fetch_sqlite(session: Session, query: WindowQuery) -> RawColumns:
     """The window in chunks of consecutive ids, each chunk read as a handful of
     ``group_concat`` strings (one per column) and, for the REAL columns SQLite cannot
     print exactly, one narrow row-wise query."""
-    in_window = _in_window(query)
-    listed = session.execute(
-        select(type_coerce(func.group_concat(Prediction.id), String)).where(*in_window)
-    ).scalar_one()
-    ids = np.sort(np.array(listed.split(","), dtype=np.int64)) if listed else np.empty(0, np.int64)
     chunks = [
-        _sqlite_chunk(session, query, [*in_window, Prediction.id.between(int(c[0]), int(c[-1]))], c)
-        for c in np.split(ids, range(SQLITE_CHUNK_ROWS, len(ids), SQLITE_CHUNK_ROWS))
-        if len(c)
+        _sqlite_chunk(session, query, bounded, ids)
+        for ids, bounded in _id_chunks(session, query, SQLITE_CHUNK_ROWS)
     ] or [_empty(query)]
     return RawColumns(
         event_ids=np.concatenate([c.event_ids for c in chunks]),
