@@ -21,6 +21,9 @@ class IngestSettings(BaseModel):
     # Compressed or not, a request body larger than this is refused with 413.
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    # A CloudEvents request or response half whose partner has not arrived after this
+    # long is marked expired and reported.
+    cloudevent_pair_ttl_seconds: float = Field(600.0, gt=0)
 
 
 class CheckSettings(BaseModel):

@@ -20,6 +20,7 @@ from backend.db import get_database
 from backend.health.endpoints import router as health_router
 from backend.http import add_body_schemas, install_problem_handlers
 from backend.ingest.endpoints import router as ingest_router
+from backend.ingest.receivers import router as receivers_router
 from backend.middleware import BodyLimitMiddleware, MetricsMiddleware
 from backend.monitors.endpoints import router as monitors_router
 from backend.notifications.endpoints import router as channels_router
@@ -32,6 +33,7 @@ ROUTERS = (
     catalog_router,
     catalog_uploads,
     ingest_router,
+    receivers_router,
     audit_router,
     monitors_router,
     checks_router,

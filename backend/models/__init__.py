@@ -7,6 +7,7 @@ from backend.models.audit_payload import AuditPayload
 from backend.models.base import Base
 from backend.models.check_run import CheckRun
 from backend.models.idempotency_record import IdempotencyRecord
+from backend.models.inference_half import InferenceHalf
 from backend.models.label import Label
 from backend.models.model import Model
 from backend.models.model_version import ModelVersion
@@ -25,6 +26,7 @@ __all__ = [
     "Base",
     "CheckRun",
     "IdempotencyRecord",
+    "InferenceHalf",
     "Label",
     "Model",
     "ModelVersion",

@@ -1,0 +1,59 @@
+"""The API as a real process on loopback, for tests that need a network peer: the
+SDK's clients, and faults such as the control plane stopping mid-stream."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+from backend.config import Settings
+from backend.readiness import wait_until_ready
+from benchmarks.common import free_port
+
+
+class LiveApi:
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
+        self.settings = settings
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[Any] | None = None
+
+    def start(self) -> LiveApi:
+        env = {
+            **os.environ,
+            "VERITY_DATABASE_URL": self.settings.resolved_database_url,
+            "VERITY_DATA_DIR": str(self.settings.data_dir),
+            "VERITY_ARTIFACT_DIR": str(self.settings.resolved_artifact_dir),
+            "VERITY_SECRET_KEY": self.settings.secret_key,
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "backend.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        )
+        wait_until_ready(self.url, self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
