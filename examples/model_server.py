@@ -25,7 +25,7 @@ import torch
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
-from backend.sdk import VerityClient  # verity
+from backend.sdk import Backoff, VerityClient  # verity
 from backend.sdk.hooks import RequestLogger, fastapi_logger  # verity
 
 CLASSES = ["deny", "approve"]
@@ -36,6 +36,7 @@ verity = VerityClient(  # verity
     model=os.environ.get("VERITY_MODEL", "loans"),
     version=os.environ.get("VERITY_VERSION", "v1"),
     spool_dir=os.environ.get("VERITY_SPOOL_DIR"),  # survives outages and restarts
+    backoff=Backoff(cap=float(os.environ.get("VERITY_BACKOFF_CAP", "30"))),
 )
 
 
@@ -53,7 +54,7 @@ SCALE = torch.tensor([100.0, 100_000.0, 10_000.0])
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    verity.close()  # verity: flush, spool the rest
+    verity.close(timeout=float(os.environ.get("VERITY_CLOSE_TIMEOUT", "10")))  # verity
 
 
 app = FastAPI(title="loans model server", lifespan=lifespan)
