@@ -24,6 +24,9 @@ ENDPOINTS = [
     ("POST", "/v1/models/{model}/versions/{version}/references", P.CATALOG_WRITE),
     ("POST", "/v1/predictions", P.INGEST_WRITE),
     ("POST", "/v1/labels", P.INGEST_WRITE),
+    ("POST", "/v1/ingest/oip/{model}/versions/{version}", P.INGEST_WRITE),
+    ("POST", "/v1/ingest/cloudevents/{model}/versions/{version}", P.INGEST_WRITE),
+    ("GET", "/v1/ingest/cloudevents/unpaired", P.MONITORS_READ),
     ("GET", "/v1/predictions", P.PREDICTIONS_READ),
     ("GET", "/v1/predictions/{event_id}", P.PREDICTIONS_READ),
     ("GET", "/v1/audit", P.AUDIT_READ),
@@ -83,6 +86,18 @@ def monitored(client, tenant):
     }
 
 
+OIP_PAIR = {
+    "request": {
+        "id": "oip-auth",
+        "inputs": [
+            {"name": "f_num_a", "shape": [1], "datatype": "FP64", "data": [1.0]},
+            {"name": "f_num_b", "shape": [1], "datatype": "FP64", "data": [2.0]},
+            {"name": "color", "shape": [1], "datatype": "BYTES", "data": ["red"]},
+        ],
+    },
+    "response": {"outputs": [{"name": "y", "shape": [1], "datatype": "INT64", "data": [1]}]},
+}
+
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 
 
@@ -107,6 +122,17 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
             "content": tiny_torchscript(3),
             "headers": {**headers, "Content-Type": "application/octet-stream"},
         }
+    elif path.startswith("/v1/ingest/cloudevents/") and method == "POST":
+        kwargs = {
+            "json": {"instances": [[1.0, 2.0, "red"]]},
+            "headers": {
+                **headers,
+                "ce-id": uuid.uuid4().hex,
+                "ce-type": "org.kubeflow.serving.inference.request",
+                "ce-source": "test",
+                "ce-specversion": "1.0",
+            },
+        }
     elif path.endswith("/references") and method == "POST":
         csv = "f_num_a,f_num_b,color,group\n1,2,red,g\n"
         kwargs = {"content": csv.encode(), "headers": {**headers, "Content-Type": "text/csv"}}
@@ -116,6 +142,7 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
             "/v1/models/{model}/versions": {**SCHEMA, "version": "v2"},
             "/v1/predictions": {"records": [record(100)]},
             "/v1/labels": {"labels": [{"event_id": "evt-1", "label": 1}]},
+            "/v1/ingest/oip/{model}/versions/{version}": OIP_PAIR,
             "/v1/keys": {"name": "k", "role": "viewer"},
             "/v1/keys/{key_id}/revoke": None,
             "/v1/models/{model}/versions/{version}/monitors": {
