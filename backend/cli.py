@@ -186,6 +186,53 @@ def keys_revoke(prefix: str, project: Annotated[str, typer.Option()]) -> None:
     typer.echo(f"revoked key {prefix}")
 
 
+@audit_app.command("verify-pack")
+def audit_verify_pack(
+    pack: Annotated[Path, typer.Argument(help="The evidence pack (.zip).", exists=True)],
+    public_key: Annotated[
+        str | None,
+        typer.Option(
+            help="The signing key to trust: base64 (GET /v1/evidence/public-key), PEM, "
+            "or @file holding either."
+        ),
+    ] = None,
+    trust_embedded_key: Annotated[
+        bool,
+        typer.Option(
+            help="Check the signature against the key inside the pack: proves the pack "
+            "is intact, not who signed it."
+        ),
+    ] = False,
+) -> None:
+    """Verify an evidence pack offline; exits 1 naming every problem."""
+    from backend.evidence.verify import public_key_from_text, verify_pack
+
+    if public_key is None and not trust_embedded_key:
+        raise _fail("pass --public-key (the key you trust) or --trust-embedded-key")
+    trusted = None
+    if public_key is not None:
+        text = Path(public_key[1:]).read_text() if public_key.startswith("@") else public_key
+        try:
+            trusted = public_key_from_text(text)
+        except ValueError as exc:
+            raise _fail(f"--public-key: {exc}") from None
+    report = verify_pack(pack.read_bytes(), trusted)
+    if report.ok:
+        counts = report.manifest.get("counts", {})
+        checkpoint = report.manifest.get("checkpoint", {})
+        typer.echo(
+            f"ok      {pack.name}: {len(report.manifest.get('files', {}))} files, "
+            f"{counts.get('check_runs', 0)} check runs, {counts.get('alerts', 0)} alerts, "
+            f"{counts.get('audit_events', 0)} audit events; checkpoint seq "
+            f"{checkpoint.get('seq')}"
+            + ("" if trusted else " (signature checked against the pack's own key)")
+        )
+        return
+    for problem in report.problems:
+        typer.secho(f"BROKEN  {problem}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
 @audit_app.command("verify")
 def audit_verify(
     project: Annotated[str | None, typer.Option(help="One project; all when left out.")] = None,

@@ -17,6 +17,7 @@ from backend.catalog.storage import ArtifactStore
 from backend.checks.endpoints import router as checks_router
 from backend.config import Settings, get_settings
 from backend.db import get_database
+from backend.evidence.endpoints import router as evidence_router
 from backend.health.endpoints import router as health_router
 from backend.http import add_body_schemas, install_problem_handlers
 from backend.ingest.endpoints import router as ingest_router
@@ -39,6 +40,7 @@ ROUTERS = (
     checks_router,
     alerts_router,
     channels_router,
+    evidence_router,
 )
 
 API_DESCRIPTION = """\

@@ -1,0 +1,281 @@
+"""Evidence packs: what Verity saw of one model version over a period, as a signed
+ZIP a regulator can verify offline (``verity audit verify-pack``).
+
+Contents: ``summary.pdf`` (model facts, checks run, alerts and how each was handled,
+the chain checkpoint), ``check_runs.csv``, ``alerts.csv``, ``audit_events.csv`` (the
+project's chain from the period's start to its head, so it can be recomputed),
+``manifest.json`` (SHA-256 of each file, the checkpoint, the signing key) and
+``manifest.sig`` (Ed25519 over the manifest's bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.audit import service as audit_service
+from backend.audit.chain import format_time
+from backend.evidence.keys import public_key_base64
+from backend.evidence.pdf import render_summary
+from backend.evidence.verify import AUDIT_CSV, MANIFEST, SIGNATURE, canonical_zip
+from backend.models import Alert, AuditEvent, CheckRun, Model, ModelVersion, Monitor
+from backend.models.base import utcnow
+
+FORMAT = "verity-evidence-pack/1"
+
+
+@dataclass(frozen=True)
+class Pack:
+    data: bytes
+    manifest_sha256: str
+    filename: str
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def build(
+    session: Session,
+    *,
+    project_id: int,
+    model: Model,
+    version: ModelVersion,
+    start: datetime,
+    end: datetime,
+    key: Ed25519PrivateKey,
+    exported_by: str,
+) -> Pack:
+    runs = session.scalars(
+        select(CheckRun)
+        .where(
+            CheckRun.model_version_id == version.id,
+            CheckRun.window_end > start,
+            CheckRun.window_start < end,
+        )
+        .order_by(CheckRun.window_end, CheckRun.id)
+    ).all()
+    monitors = {
+        m.id: m
+        for m in session.scalars(select(Monitor).where(Monitor.model_version_id == version.id))
+    }
+    run_ids = [r.id for r in runs]
+    # Alerts raised by the period's runs, and alerts open at any time in the period.
+    alerts = session.scalars(
+        select(Alert)
+        .where(Alert.model_version_id == version.id)
+        .where(
+            Alert.first_run_id.in_(run_ids)
+            | Alert.last_run_id.in_(run_ids)
+            | (
+                (Alert.opened_at < end)
+                & (Alert.resolved_at.is_(None) | (Alert.resolved_at >= start))
+            )
+        )
+        .order_by(Alert.opened_at, Alert.id)
+    ).all()
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.project_id == project_id)
+        .where(
+            AuditEvent.seq
+            >= select(AuditEvent.seq)
+            .where(AuditEvent.project_id == project_id, AuditEvent.occurred_at >= start)
+            .order_by(AuditEvent.seq)
+            .limit(1)
+            .scalar_subquery()
+        )
+        .order_by(AuditEvent.seq)
+    ).all()
+    verified = audit_service.verify(session, project_id=project_id)
+    head = events[-1] if events else None
+    checkpoint = {
+        "seq": head.seq if head else None,
+        "hash": head.hash if head else None,
+        "chain_verified": verified.ok,
+        "chain_events": verified.events,
+        "verify_reason": verified.reason,
+    }
+    files: dict[str, bytes] = {
+        "check_runs.csv": _csv(
+            [
+                "id",
+                "monitor",
+                "kind",
+                "trigger",
+                "window_start",
+                "window_end",
+                "status",
+                "rows",
+                "rows_in_window",
+                "labeled_rows",
+                "reference_rows",
+                "window_sha256",
+                "reference_sha256",
+                "reference_source",
+                "detector_version",
+                "params",
+                "library_versions",
+                "device",
+                "duration_s",
+                "compute_cost",
+                "error",
+                "record_sha256",
+            ],
+            [
+                [
+                    r.id,
+                    monitors[r.monitor_id].name if r.monitor_id in monitors else "",
+                    r.detector_kind,
+                    r.trigger,
+                    _iso(r.window_start),
+                    _iso(r.window_end),
+                    r.status,
+                    r.rows,
+                    r.rows_in_window,
+                    r.labeled_rows,
+                    r.reference_rows,
+                    r.window_sha256,
+                    r.reference_sha256 or "",
+                    r.reference_source,
+                    r.detector_version,
+                    json.dumps(r.params, sort_keys=True),
+                    json.dumps(r.library_versions, sort_keys=True),
+                    r.device,
+                    round(r.duration_s, 4),
+                    r.compute_cost,
+                    r.error or "",
+                    r.record_sha256,
+                ]
+                for r in runs
+            ],
+        ),
+        "alerts.csv": _csv(
+            [
+                "id",
+                "monitor",
+                "cause",
+                "severity",
+                "state",
+                "message",
+                "opened_at",
+                "run_count",
+                "acknowledged_at",
+                "acknowledged_by",
+                "acknowledge_comment",
+                "resolved_at",
+                "resolved_by",
+                "resolve_comment",
+            ],
+            [
+                [
+                    a.id,
+                    monitors[a.monitor_id].name if a.monitor_id in monitors else "",
+                    a.cause,
+                    a.severity,
+                    a.state,
+                    a.message,
+                    _iso(a.opened_at),
+                    a.run_count,
+                    _iso(a.acknowledged_at),
+                    a.acknowledged_by or "",
+                    a.acknowledge_comment or "",
+                    _iso(a.resolved_at),
+                    a.resolved_by or "",
+                    a.resolve_comment or "",
+                ]
+                for a in alerts
+            ],
+        ),
+        AUDIT_CSV: _csv(
+            [
+                "project_id",
+                "seq",
+                "actor",
+                "action",
+                "subject",
+                "occurred_at",
+                "payload_sha256",
+                "prev_hash",
+                "hash",
+            ],
+            [
+                [
+                    e.project_id,
+                    e.seq,
+                    e.actor,
+                    e.action,
+                    e.subject,
+                    format_time(e.occurred_at),
+                    e.payload_sha256,
+                    e.prev_hash,
+                    e.hash,
+                ]
+                for e in events
+            ],
+        ),
+    }
+    generated_at = utcnow()
+    facts = {
+        "model": model.name,
+        "task": model.task,
+        "version": version.version,
+        "features": len(version.features),
+        "sensitive_features": [f["name"] for f in version.features if f.get("sensitive")],
+        "class_labels": version.class_labels,
+        "artifact_sha256": version.artifact_sha256,
+        "registered_at": _iso(version.created_at),
+    }
+    files["summary.pdf"] = render_summary(
+        facts=facts,
+        period=(start, end),
+        run_counts=Counter((r.detector_kind, r.status) for r in runs),
+        runs=runs,
+        monitors=monitors,
+        alerts=alerts,
+        checkpoint=checkpoint,
+        generated_at=generated_at,
+        exported_by=exported_by,
+    )
+    manifest = {
+        "format": FORMAT,
+        "model": facts,
+        "period": {"start": _iso(start), "end": _iso(end)},
+        "generated_at": _iso(generated_at),
+        "exported_by": exported_by,
+        "counts": {"check_runs": len(runs), "alerts": len(alerts), "audit_events": len(events)},
+        "checkpoint": checkpoint,
+        "files": {name: hashlib.sha256(body).hexdigest() for name, body in sorted(files.items())},
+        "signature": "Ed25519 over the bytes of manifest.json, base64 in manifest.sig",
+        "signing_key": public_key_base64(key),
+    }
+    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    signature = base64.b64encode(key.sign(manifest_bytes)) + b"\n"
+    data = canonical_zip(
+        [*sorted(files.items()), (MANIFEST, manifest_bytes), (SIGNATURE, signature)]
+    )
+    stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
+    return Pack(
+        data=data,
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        filename=f"evidence-{model.name}-{version.version}-{stamp}.zip",
+    )
