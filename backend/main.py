@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from backend.alerts.endpoints import router as alerts_router
 from backend.audit.endpoints import router as audit_router
+from backend.auth.endpoints import me_router
 from backend.auth.endpoints import router as keys_router
 from backend.catalog.endpoints import router as catalog_router
 from backend.catalog.endpoints import uploads as catalog_uploads
@@ -31,6 +32,7 @@ from backend.runtime import tune_allocator
 ROUTERS = (
     health_router,
     keys_router,
+    me_router,
     catalog_router,
     catalog_uploads,
     ingest_router,

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
+from pydantic import BaseModel
 
 from backend.auth import service
-from backend.auth.dependencies import KeyManager
+from backend.auth.dependencies import CurrentActor, KeyManager
+from backend.auth.roles import ROLE_PERMISSIONS
 from backend.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from backend.db import DbSession
 from backend.http import JsonRoute
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=JsonRoute)
+me_router = APIRouter(tags=["keys"], route_class=JsonRoute)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
@@ -29,3 +32,21 @@ def list_keys(session: DbSession, actor: KeyManager) -> list[ApiKeyRead]:
 @router.post("/{key_id}/revoke", response_model=ApiKeyRead)
 def revoke_key(key_id: int, session: DbSession, actor: KeyManager) -> ApiKeyRead:
     return ApiKeyRead.model_validate(service.revoke_key(session, actor=actor, key_id=key_id))
+
+
+class WhoAmI(BaseModel):
+    project_id: int
+    role: str
+    label: str
+    permissions: list[str]
+
+
+@me_router.get("/v1/whoami", response_model=WhoAmI)
+def whoami(actor: CurrentActor) -> WhoAmI:
+    """The calling key's project, role and permissions: what a client may offer."""
+    return WhoAmI(
+        project_id=actor.project_id,
+        role=actor.role.value,
+        label=actor.label,
+        permissions=sorted(p.value for p in ROLE_PERMISSIONS[actor.role]),
+    )

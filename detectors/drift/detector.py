@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from detectors.base import BaseDetector, ColumnKind, Params, Result, Status, Window
 from detectors.drift.stattests import STAT_TESTS, StatTest, default_stattest
@@ -44,6 +44,42 @@ class DriftParams(Params):
         return names
 
 
+class Histogram(BaseModel):
+    """Reference and current counts over the same bins: ``edges`` for a numeric column
+    (len(counts) + 1 of them), ``categories`` for a categorical one (the most common
+    in either window, at most 20; the rest are not counted)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    edges: list[float] | None = None
+    categories: list[str] | None = None
+    reference: list[int]
+    current: list[int]
+
+
+HISTOGRAM_BINS = 20
+
+
+def _histogram(ref: np.ndarray, cur: np.ndarray, vocabulary: np.ndarray | None) -> Histogram:
+    if vocabulary is None:
+        low, high = float(min(ref.min(), cur.min())), float(max(ref.max(), cur.max()))
+        edges = np.linspace(low, high if high > low else low + 1.0, HISTOGRAM_BINS + 1)
+        return Histogram(
+            edges=edges.tolist(),
+            reference=np.histogram(ref, edges)[0].tolist(),
+            current=np.histogram(cur, edges)[0].tolist(),
+        )
+    size = len(vocabulary)
+    ref_counts = np.bincount(ref.astype(np.int64), minlength=size)
+    cur_counts = np.bincount(cur.astype(np.int64), minlength=size)
+    top = np.argsort(-(ref_counts + cur_counts), kind="stable")[:HISTOGRAM_BINS]
+    return Histogram(
+        categories=[str(vocabulary[i]) for i in top],
+        reference=ref_counts[top].tolist(),
+        current=cur_counts[top].tolist(),
+    )
+
+
 class ColumnDrift(Result):
     column: str
     column_kind: ColumnKind
@@ -56,6 +92,7 @@ class ColumnDrift(Result):
     reference_missing: int
     current_missing: int
     unseen_categories: list[str] = Field(default_factory=list)
+    histogram: Histogram | None = None
     detail: str | None = None
 
 
@@ -114,7 +151,8 @@ def _unevaluated(
 
 class DriftDetector(BaseDetector[DriftParams]):
     kind: ClassVar[str] = "drift"
-    version: ClassVar[str] = "1"
+    # 2: each evaluated column carries a histogram of both windows.
+    version: ClassVar[str] = "2"
     params_model: ClassVar[type[Params]] = DriftParams
 
     def run(self, reference: Window, current: Window) -> DriftResult:
@@ -207,4 +245,5 @@ class DriftDetector(BaseDetector[DriftParams]):
             threshold=threshold,
             drifted=bool(drifted),
             unseen_categories=unseen[:100],
+            histogram=_histogram(ref, cur, vocabulary),
         )

@@ -45,6 +45,10 @@ ENDPOINTS = [
     ("GET", "/v1/monitors/{monitor_id}/runs", P.MONITORS_READ),
     ("GET", "/v1/runs/{run_id}", P.MONITORS_READ),
     ("GET", "/v1/models/{model}/status", P.MONITORS_READ),
+    ("GET", "/v1/models/{model}/volume", P.MONITORS_READ),
+    ("GET", "/v1/predictions/{event_id}/explanation", P.PREDICTIONS_READ),
+    ("GET", "/v1/evidence/public-key", P.AUDIT_READ),
+    ("POST", "/v1/models/{model}/versions/{version}/evidence", P.AUDIT_READ),
     ("GET", "/v1/alerts", P.MONITORS_READ),
     ("GET", "/v1/alerts/{alert_id}", P.MONITORS_READ),
     ("POST", "/v1/alerts/{alert_id}/acknowledge", P.ALERTS_MANAGE),
@@ -99,12 +103,14 @@ OIP_PAIR = {
 }
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+# Any valid key, whatever its role (checked in tests/backend/checks/test_insights.py).
+ANY_KEY = {("GET", "/v1/whoami")}
 
 
 def test_the_matrix_covers_every_route(settings):
     paths = create_app(settings).openapi()["paths"]
     routes = {(method.upper(), path) for path, item in paths.items() for method in item}
-    assert routes == {(m, p) for m, p, _ in ENDPOINTS} | PUBLIC
+    assert routes == {(m, p) for m, p, _ in ENDPOINTS} | PUBLIC | ANY_KEY
 
 
 def _call(client, method, path, headers, *, key_id=1, ids=None):
@@ -143,6 +149,10 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
             "/v1/predictions": {"records": [record(100)]},
             "/v1/labels": {"labels": [{"event_id": "evt-1", "label": 1}]},
             "/v1/ingest/oip/{model}/versions/{version}": OIP_PAIR,
+            "/v1/models/{model}/versions/{version}/evidence": {
+                "start": "2026-11-01T00:00:00Z",
+                "end": "2026-11-02T00:00:00Z",
+            },
             "/v1/keys": {"name": "k", "role": "viewer"},
             "/v1/keys/{key_id}/revoke": None,
             "/v1/models/{model}/versions/{version}/monitors": {

@@ -105,3 +105,27 @@ def test_a_statistic_undefined_on_the_windows_is_reported_not_raised():
     assert region.status == Status.INSUFFICIENT_DATA
     assert region.detail is not None and "sum of the observed frequencies" in region.detail
     assert result.evaluated_columns == 3
+
+
+def test_each_evaluated_column_carries_a_histogram_of_both_windows():
+    rng = np.random.default_rng(4)
+    columns = (
+        ColumnSpec(name="x", kind=ColumnKind.NUMERIC),
+        ColumnSpec(name="c", kind=ColumnKind.CATEGORICAL),
+    )
+    ref = pd.DataFrame({"x": rng.normal(size=500), "c": rng.choice(["a", "b"], 500)})
+    cur = pd.DataFrame({"x": rng.normal(2, 1, 300), "c": rng.choice(["a", "b", "z"], 300)})
+    cur.loc[:9, "x"] = np.nan
+    result = build("drift", {}).run(
+        Window(frame=ref, columns=columns), Window(frame=cur, columns=columns)
+    )
+    by_name = {c.column: c for c in result.columns}
+    numeric = by_name["x"].histogram
+    assert numeric is not None and numeric.edges is not None
+    assert len(numeric.edges) == len(numeric.reference) + 1 == 21
+    assert (sum(numeric.reference), sum(numeric.current)) == (500, 290)
+    assert np.histogram(cur["x"].dropna(), numeric.edges)[0].tolist() == numeric.current
+    categorical = by_name["c"].histogram
+    assert categorical is not None
+    counts = dict(zip(categorical.categories or [], categorical.current, strict=True))
+    assert counts == cur["c"].value_counts().to_dict()
