@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.auth.dependencies import MonitorReader, MonitorWriter
 from backend.checks import service as checks_service
 from backend.checks.schemas import BackfillOutcome, CheckRunPage, CheckRunRead, RunOutcome
+from backend.checks.series import Series, series
 from backend.db import DbSession, ReadSession
 from backend.http import JsonRoute
 from backend.monitors import service
@@ -129,6 +130,23 @@ def list_runs(
     """Newest first, keyset-paged: pass ``next_before_id`` for the next page."""
     service.get(session, actor=actor, monitor_id=monitor_id)
     return checks_service.list_runs(session, monitor_id, before_id=before_id, limit=limit)
+
+
+@router.get("/monitors/{monitor_id}/series", response_model=Series)
+def run_series(
+    monitor_id: int,
+    session: ReadSession,
+    actor: MonitorReader,
+    before_id: int | None = None,
+    limit: int = Query(default=200, ge=1, le=1000),
+) -> Series:
+    """The monitor's runs as a time series (drift scores per column, disparities per
+    attribute, importance per feature, cost and latency), oldest first; keyset-paged
+    backwards in time with ``next_before_id``."""
+    monitor = service.get(session, actor=actor, monitor_id=monitor_id)
+    return series(
+        session, monitor_id=monitor_id, kind=monitor.kind, before_id=before_id, limit=limit
+    )
 
 
 @router.get("/runs/{run_id}", response_model=CheckRunRead)

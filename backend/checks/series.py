@@ -1,0 +1,97 @@
+"""A monitor's runs as a time series of a few numbers each, extracted from the stored
+results: what the dashboard charts over time without shipping every full result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.models import CheckRun
+
+
+class SeriesPoint(BaseModel):
+    run_id: int
+    window_start: datetime
+    window_end: datetime
+    status: str
+    rows: int
+    metrics: dict[str, float]
+
+
+class Series(BaseModel):
+    monitor_id: int
+    kind: str
+    points: list[SeriesPoint]
+    next_before_id: int | None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def metrics(kind: str, result: dict[str, Any] | None) -> dict[str, float]:
+    if not result:
+        return {}
+    found: dict[str, float | None] = {}
+    if kind == "drift":
+        found["share_drifted"] = _number(result.get("share_drifted"))
+        for column in result.get("columns", []):
+            found[f"score:{column['column']}"] = _number(column.get("score"))
+    elif kind == "bias":
+        for disparity in result.get("disparities", []):
+            key = f"{'×'.join(disparity['attributes'])}:{disparity['positive_class']}"
+            for name in (
+                "demographic_parity_difference",
+                "demographic_parity_ratio",
+                "equalized_odds_difference",
+            ):
+                found[f"{name}:{key}"] = _number(disparity.get(name))
+    elif kind == "explain":
+        for name in ("importance_shift", "rank_correlation"):
+            found[name] = _number(result.get(name))
+        for feature, value in (result.get("importance") or {}).items():
+            found[f"importance:{feature}"] = _number(value)
+    elif kind == "cost":
+        current = result.get("current") or {}
+        for name in (
+            "total_cost",
+            "cost_per_1k_predictions",
+            "latency_p50_ms",
+            "latency_p95_ms",
+            "latency_p99_ms",
+        ):
+            found[name] = _number(current.get(name))
+        for name in ("budget_burn", "forecast_period_cost", "per_prediction_shift"):
+            found[name] = _number(result.get(name))
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def series(
+    session: Session, *, monitor_id: int, kind: str, before_id: int | None, limit: int
+) -> Series:
+    """The newest ``limit`` runs before ``before_id``, returned oldest first."""
+    query = select(CheckRun).where(CheckRun.monitor_id == monitor_id)
+    if before_id is not None:
+        query = query.where(CheckRun.id < before_id)
+    runs = session.scalars(query.order_by(CheckRun.id.desc()).limit(limit + 1)).all()
+    page = list(runs[:limit])
+    return Series(
+        monitor_id=monitor_id,
+        kind=kind,
+        points=[
+            SeriesPoint(
+                run_id=r.id,
+                window_start=r.window_start,
+                window_end=r.window_end,
+                status=r.status,
+                rows=r.rows,
+                metrics=metrics(kind, r.result),
+            )
+            for r in reversed(page)
+        ],
+        next_before_id=page[-1].id if len(runs) > limit else None,
+    )

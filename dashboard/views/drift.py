@@ -1,0 +1,102 @@
+"""Per-feature drift scores over time, the per-run feature table, and reference vs
+current distribution of a chosen feature."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.api import VerityApi
+from dashboard.ui import call, paged, pick_model_version, pick_monitor, status_badge
+
+
+def render(api: VerityApi, me: dict[str, Any]) -> None:
+    st.header("Drift")
+    picked = pick_model_version(api, "drift")
+    if picked is None:
+        return
+    monitor = pick_monitor(api, *picked, "drift", "drift")
+    if monitor is None:
+        return
+    series = call("drift runs", lambda: api.series(monitor["id"], limit=500))
+    if not series or not series["points"]:
+        st.info("This monitor has not run yet.")
+        return
+    long = [
+        {"window end": p["window_end"], "column": k.removeprefix("score:"), "score": v}
+        for p in series["points"]
+        for k, v in p["metrics"].items()
+        if k.startswith("score:")
+    ]
+    st.subheader("Drift score per feature over time")
+    if long:
+        frame = pd.DataFrame(long)
+        frame["window end"] = pd.to_datetime(frame["window end"])
+        figure = px.line(frame, x="window end", y="score", color="column", markers=True)
+        figure.update_layout(height=360, margin={"t": 10, "b": 10})
+        st.plotly_chart(figure, use_container_width=True)
+        st.caption("Scores are p-values or distances, per each column's test: see the table.")
+    runs = {
+        f"#{p['run_id']} · {p['window_end'][:16]} · {p['status']}": p["run_id"]
+        for p in reversed(series["points"])
+    }
+    chosen = st.selectbox("Run", list(runs), key="drift-run")
+    run = call("the run", lambda: api.run(runs[chosen]))
+    if not run or not run.get("result"):
+        if run and run.get("error"):
+            st.error(f"The run failed: {run['error']}")
+        return
+    result = run["result"]
+    st.markdown(
+        f"**{status_badge(run['status'])}** · {result['drifted_columns']} of "
+        f"{result['evaluated_columns']} columns drifted · window "
+        f"{run['window_start'][:16]} → {run['window_end'][:16]} · {run['rows']:,} rows"
+    )
+    table = pd.DataFrame(
+        [
+            {
+                "column": c["column"],
+                "kind": c["column_kind"],
+                "test": c["stattest"],
+                "score": c["score"],
+                "threshold": c["threshold"],
+                "drifted": "yes" if c["drifted"] else "no",
+                "missing (ref/cur)": f"{c['reference_missing']}/{c['current_missing']}",
+                "unseen categories": ", ".join(c.get("unseen_categories") or []),
+            }
+            for c in result["columns"]
+        ]
+    )
+    paged(table, "drift-columns")
+    with_histograms = [c for c in result["columns"] if c.get("histogram")]
+    if not with_histograms:
+        return
+    st.subheader("Reference vs current")
+    names = [c["column"] for c in with_histograms]
+    drifted_first = sorted(
+        names, key=lambda n: next(not c["drifted"] for c in with_histograms if c["column"] == n)
+    )
+    column = st.selectbox("Feature", drifted_first, key="drift-feature")
+    histogram = next(c for c in with_histograms if c["column"] == column)["histogram"]
+    if histogram.get("edges"):
+        edges = histogram["edges"]
+        labels = [f"{(a + b) / 2:.3g}" for a, b in itertools.pairwise(edges)]
+    else:
+        labels = histogram["categories"]
+    ref_total = max(sum(histogram["reference"]), 1)
+    cur_total = max(sum(histogram["current"]), 1)
+    figure = go.Figure(
+        [
+            go.Bar(name="reference", x=labels, y=[v / ref_total for v in histogram["reference"]]),
+            go.Bar(name="current", x=labels, y=[v / cur_total for v in histogram["current"]]),
+        ]
+    )
+    figure.update_layout(
+        barmode="group", height=340, margin={"t": 10, "b": 10}, yaxis_title="share of rows"
+    )
+    st.plotly_chart(figure, use_container_width=True)

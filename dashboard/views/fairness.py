@@ -1,0 +1,117 @@
+"""Group metrics with confidence intervals, disparities over time, four-fifths rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.api import VerityApi
+from dashboard.ui import call, paged, pick_model_version, pick_monitor, status_badge
+
+
+def render(api: VerityApi, me: dict[str, Any]) -> None:
+    st.header("Fairness")
+    picked = pick_model_version(api, "fairness")
+    if picked is None:
+        return
+    monitor = pick_monitor(api, *picked, "bias", "fairness")
+    if monitor is None:
+        return
+    series = call("bias runs", lambda: api.series(monitor["id"], limit=500))
+    if not series or not series["points"]:
+        st.info("This monitor has not run yet.")
+        return
+    latest = series["points"][-1]
+    run = call("the latest run", lambda: api.run(latest["run_id"]))
+    if not run or not run.get("result"):
+        if run and run.get("error"):
+            st.error(f"The latest run failed: {run['error']}")
+        return
+    result = run["result"]
+    st.markdown(
+        f"Latest run **{status_badge(run['status'])}** · window {run['window_end'][:16]} · "
+        f"{result['rows']:,} rows, {result['labeled_rows']:,} labeled"
+    )
+    disparities = result["disparities"]
+    if not disparities:
+        st.info("No disparity could be computed (a sensitive attribute with fewer than 2 groups).")
+        return
+    summary = pd.DataFrame(
+        [
+            {
+                "attributes": " × ".join(d["attributes"]),
+                "positive class": d["positive_class"],
+                "DP difference": d["demographic_parity_difference"],
+                "DP ratio": d["demographic_parity_ratio"],
+                "EO difference": d["equalized_odds_difference"],
+                "four-fifths rule": "passed" if d["four_fifths_passed"] else "FAILED",
+                "worst group": ", ".join(f"{k}={v}" for k, v in d["worst_group"].items()),
+            }
+            for d in disparities
+        ]
+    )
+    st.subheader("Disparities")
+    paged(summary, "fairness-summary")
+    labels = [f"{' × '.join(d['attributes'])} ({d['positive_class']})" for d in disparities]
+    chosen = disparities[labels.index(st.selectbox("Grouping", labels, key="fairness-grouping"))]
+    groups = chosen["groups"]
+    names = [", ".join(f"{k}={v}" for k, v in g["group"].items()) for g in groups]
+    rate = [g["selection_rate"] for g in groups]
+    interval = [g["intervals"].get("selection_rate") for g in groups]
+    figure = go.Figure(
+        go.Bar(
+            x=names,
+            y=rate,
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [(i["high"] - r) if i else 0 for i, r in zip(interval, rate, strict=True)],
+                "arrayminus": [
+                    (r - i["low"]) if i else 0 for i, r in zip(interval, rate, strict=True)
+                ],
+            },
+        )
+    )
+    best = max(rate) if rate else 0
+    figure.add_hline(y=0.8 * best, line_dash="dash", annotation_text="four-fifths of the best")
+    figure.update_layout(
+        height=340, margin={"t": 10, "b": 10}, yaxis_title="selection rate (95 % CI)"
+    )
+    st.plotly_chart(figure, use_container_width=True)
+    metrics = pd.DataFrame(
+        [
+            {
+                "group": name,
+                "rows": g["count"],
+                "labeled": g["labeled"],
+                "small": "yes" if g["small"] else "",
+                "selection rate": g["selection_rate"],
+                "accuracy": g["accuracy"],
+                "TPR": g["tpr"],
+                "FPR": g["fpr"],
+                "precision": g["precision"],
+            }
+            for name, g in zip(names, groups, strict=True)
+        ]
+    )
+    paged(metrics, "fairness-groups")
+    st.subheader("Disparities over time")
+    long = [
+        {"window end": p["window_end"], "measure": k, "value": v}
+        for p in series["points"]
+        for k, v in p["metrics"].items()
+        if k.startswith("demographic_parity_difference:")
+    ]
+    if long:
+        frame = pd.DataFrame(long)
+        frame["window end"] = pd.to_datetime(frame["window end"])
+        frame["measure"] = frame["measure"].str.removeprefix("demographic_parity_difference:")
+        figure = px.line(frame, x="window end", y="value", color="measure", markers=True)
+        figure.update_layout(
+            height=320, margin={"t": 10, "b": 10}, yaxis_title="demographic parity difference"
+        )
+        st.plotly_chart(figure, use_container_width=True)

@@ -1,0 +1,89 @@
+"""A live API on the test database, holding a model whose scheduled checks have run
+(drift on one feature, bias against one group, explanations, cost) and an
+acknowledged alert: what every dashboard page is tested against."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.auth.roles import Role
+from backend.checks.scheduler import CheckScheduler
+from backend.config import Settings
+from backend.db import Database
+from backend.models.base import utcnow
+from backend.monitors.specs import floor_time
+from tests.backend.checks.test_end_to_end import FEATURES, VERSION, frame
+from tests.factories import Tenant, make_tenant, tiny_torchscript
+from tests.live import LiveApi
+
+
+@dataclass(frozen=True)
+class Loaded:
+    url: str
+    tenant: Tenant
+    monitors: dict[str, int]
+    event_id: str
+    run_id: int
+
+
+@pytest.fixture(scope="module")
+def loaded(client: TestClient, database: Database, settings: Settings) -> Iterator[Loaded]:
+    tenant = make_tenant(database, settings)
+    admin = tenant.headers()
+    rng = np.random.default_rng(11)
+    assert client.post("/v1/models", json={"name": "loans", "task": "binary"}, headers=admin)
+    assert client.post("/v1/models/loans/versions", json=VERSION, headers=admin).status_code == 201
+    client.put(
+        "/v1/models/loans/versions/v1/artifact",
+        content=tiny_torchscript(4),
+        headers={**admin, "Content-Type": "application/octet-stream"},
+    ).raise_for_status()
+    buffer = io.StringIO()
+    frame(2000, rng, shift=0.0, unfair=0.0).to_csv(buffer, index=False)
+    client.post(
+        "/v1/models/loans/versions/v1/references?name=training",
+        content=buffer.getvalue().encode(),
+        headers={**admin, "Content-Type": "text/csv"},
+    ).raise_for_status()
+    traffic = frame(2000, rng, shift=1.0, unfair=0.35)
+    end = floor_time(utcnow(), 3600)
+    records = [
+        {
+            "event_id": f"dash-{i}",
+            "model": "loans",
+            "version": "v1",
+            "occurred_at": (end - timedelta(hours=6) + timedelta(seconds=10 * i)).isoformat(),
+            "features": {**{n: float(row[n]) for n in FEATURES}, "group": row["group"]},
+            "prediction": int(row["prediction"]),
+            "score": 0.5,
+            "latency_ms": 4.0 + i % 5,
+            "compute_seconds": 0.002,
+        }
+        for i, row in enumerate(traffic.to_dict("records"))
+    ]
+    client.post("/v1/predictions", json={"records": records}, headers=admin).raise_for_status()
+    labels = [{"event_id": f"dash-{i}", "label": int(v)} for i, v in traffic["label"].items()]
+    client.post("/v1/labels", json={"labels": labels}, headers=admin).raise_for_status()
+    created = client.post("/v1/models/loans/versions/v1/monitors:default", headers=admin).json()
+    monitors = {m["name"]: m["id"] for m in created["created"]}
+    client.patch(
+        f"/v1/monitors/{monitors['explain']}", json={"schedule": {"every": "1h"}}, headers=admin
+    ).raise_for_status()
+    CheckScheduler(settings).run_once()
+    alerts = client.get("/v1/alerts?model=loans", headers=admin).json()["items"]
+    client.post(
+        f"/v1/alerts/{alerts[0]['id']}/acknowledge",
+        json={"comment": "investigating the shift"},
+        headers=tenant.headers(Role.COMPLIANCE),
+    ).raise_for_status()
+    drift_runs = client.get(f"/v1/monitors/{monitors['drift']}/runs", headers=admin).json()
+    api = LiveApi(settings).start()
+    yield Loaded(api.url, tenant, monitors, "dash-7", drift_runs["items"][0]["id"])
+    api.stop()
