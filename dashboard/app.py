@@ -64,14 +64,14 @@ def sign_in() -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Verity", page_icon="🛡️", layout="wide")
+    st.set_page_config(page_title="Verity", layout="wide")
     if "api" not in st.session_state:
         sign_in()
         return
     api: VerityApi = st.session_state["api"]
     me: dict[str, Any] = st.session_state["me"]
     with st.sidebar:
-        st.title("🛡️ Verity")
+        st.title("Verity")
         page = st.radio("Page", list(PAGES), key="page", label_visibility="collapsed")
         st.divider()
         st.caption(f"Signed in as **{me['label']}** ({me['role']}), project {me['project_id']}")
@@ -83,4 +83,6 @@ def main() -> None:
     PAGES[page](api, me)
 
 
-main()
+# Streamlit runs this file as __main__; importing it (for PAGES) renders nothing.
+if __name__ == "__main__":
+    main()

@@ -81,14 +81,26 @@ def paged(frame: pd.DataFrame, key: str, page_size: int = PAGE_SIZE) -> None:
     st.caption(f"Rows {start + 1}–{min(start + page_size, len(frame))} of {len(frame)}")
 
 
+STATUS_COLOURS = {"ok": "green", "warning": "orange", "alert": "red", "error": "violet"}
+
+
 def status_badge(status: str) -> str:
-    return {
-        "ok": "🟢 ok",
-        "warning": "🟠 warning",
-        "alert": "🔴 alert",
-        "error": "⚫ error",
-        "insufficient_data": "⚪ insufficient data",
-    }.get(status, status)
+    """The status as coloured Markdown (tables get ``status_text``)."""
+    colour = STATUS_COLOURS.get(status)
+    return f":{colour}[{status_text(status)}]" if colour else status_text(status)
+
+
+def status_text(status: str) -> str:
+    return (
+        status.replace("_", " ").upper()
+        if status in ("alert", "error")
+        else status.replace("_", " ")
+    )
+
+
+def when(value: str | None) -> str:
+    """An API timestamp as 'YYYY-MM-DD HH:MM' (UTC)."""
+    return value[:16].replace("T", " ") if value else ""
 
 
 def can(me: dict[str, Any], permission: str) -> bool:

@@ -73,7 +73,8 @@ def metrics(kind: str, result: dict[str, Any] | None) -> dict[str, float]:
 def series(
     session: Session, *, monitor_id: int, kind: str, before_id: int | None, limit: int
 ) -> Series:
-    """The newest ``limit`` runs before ``before_id``, returned oldest first."""
+    """The newest ``limit`` runs before ``before_id``, returned in window order (a
+    backfill creates runs for earlier windows after later ones)."""
     query = select(CheckRun).where(CheckRun.monitor_id == monitor_id)
     if before_id is not None:
         query = query.where(CheckRun.id < before_id)
@@ -91,7 +92,7 @@ def series(
                 rows=r.rows,
                 metrics=metrics(kind, r.result),
             )
-            for r in reversed(page)
+            for r in sorted(page, key=lambda r: (r.window_end, r.id))
         ],
         next_before_id=page[-1].id if len(runs) > limit else None,
     )

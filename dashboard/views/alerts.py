@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.api import ApiError, VerityApi
-from dashboard.ui import call, can, paged
+from dashboard.ui import call, can, paged, when
 
 
 def render(api: VerityApi, me: dict[str, Any]) -> None:
@@ -42,7 +42,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
                 "check": a["monitor"],
                 "cause": a["cause"],
                 "message": a["message"],
-                "opened": a["opened_at"][:16],
+                "opened (UTC)": when(a["opened_at"]),
                 "runs": a["run_count"],
                 "acknowledged by": a["acknowledged_by"] or "",
                 "comment": a["acknowledge_comment"] or a["resolve_comment"] or "",

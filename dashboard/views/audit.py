@@ -48,7 +48,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
             [
                 {
                     "seq": e["seq"],
-                    "when": e["occurred_at"][:19],
+                    "when (UTC)": e["occurred_at"][:19].replace("T", " "),
                     "actor": e["actor"],
                     "action": e["action"],
                     "subject": e["subject"],

@@ -9,7 +9,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.api import VerityApi
-from dashboard.ui import call, pick_model_version, pick_monitor, status_badge
+from dashboard.ui import call, pick_model_version, pick_monitor, status_badge, when
 
 
 def render(api: VerityApi, me: dict[str, Any]) -> None:
@@ -27,8 +27,8 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     latest = series["points"][-1]
     metrics = latest["metrics"]
     st.markdown(
-        f"Latest run **{status_badge(latest['status'])}** · window {latest['window_end'][:16]} "
-        f"· {latest['rows']:,} predictions"
+        f"Latest run **{status_badge(latest['status'])}** · window "
+        f"{when(latest['window_end'])} UTC · {latest['rows']:,} predictions"
     )
     cols = st.columns(4)
     cols[0].metric("Cost per 1k predictions", _money(metrics.get("cost_per_1k_predictions")))
@@ -40,16 +40,23 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         [{"window end": p["window_end"], **p["metrics"]} for p in series["points"]]
     )
     frame["window end"] = pd.to_datetime(frame["window end"])
+    if frame["window end"].nunique() < 2:
+        st.caption("One run so far: the charts over time start with the next.")
+        return
     latency = [c for c in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms") if c in frame]
     if latency:
         st.subheader("Latency percentiles")
         figure = px.line(frame, x="window end", y=latency, markers=True)
-        figure.update_layout(height=300, margin={"t": 10, "b": 10}, yaxis_title="ms")
+        figure.update_layout(
+            height=300, margin={"t": 10, "b": 10}, yaxis_title="ms", yaxis_rangemode="tozero"
+        )
         st.plotly_chart(figure, use_container_width=True)
     if "cost_per_1k_predictions" in frame:
         st.subheader("Cost per 1k predictions")
         figure = px.line(frame, x="window end", y="cost_per_1k_predictions", markers=True)
-        figure.update_layout(height=300, margin={"t": 10, "b": 10}, yaxis_title="cost")
+        figure.update_layout(
+            height=300, margin={"t": 10, "b": 10}, yaxis_title="cost", yaxis_rangemode="tozero"
+        )
         st.plotly_chart(figure, use_container_width=True)
     if "budget_burn" in frame:
         st.subheader("Budget burn")

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.api import VerityApi
-from dashboard.ui import call, paged, pick_model_version, pick_monitor, status_badge
+from dashboard.ui import call, paged, pick_model_version, pick_monitor, status_badge, when
 
 
 def render(api: VerityApi, me: dict[str, Any]) -> None:
@@ -33,16 +33,20 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         for k, v in p["metrics"].items()
         if k.startswith("score:")
     ]
-    st.subheader("Drift score per feature over time")
     if long:
         frame = pd.DataFrame(long)
         frame["window end"] = pd.to_datetime(frame["window end"])
-        figure = px.line(frame, x="window end", y="score", color="column", markers=True)
+        if frame["window end"].nunique() > 1:
+            st.subheader("Drift score per feature over time")
+            figure = px.line(frame, x="window end", y="score", color="column", markers=True)
+        else:
+            st.subheader("Drift score per feature")
+            figure = px.bar(frame, x="column", y="score")
         figure.update_layout(height=360, margin={"t": 10, "b": 10})
         st.plotly_chart(figure, use_container_width=True)
         st.caption("Scores are p-values or distances, per each column's test: see the table.")
     runs = {
-        f"#{p['run_id']} · {p['window_end'][:16]} · {p['status']}": p["run_id"]
+        f"#{p['run_id']} · {when(p['window_end'])} · {p['status']}": p["run_id"]
         for p in reversed(series["points"])
     }
     chosen = st.selectbox("Run", list(runs), key="drift-run")
@@ -55,7 +59,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     st.markdown(
         f"**{status_badge(run['status'])}** · {result['drifted_columns']} of "
         f"{result['evaluated_columns']} columns drifted · window "
-        f"{run['window_start'][:16]} → {run['window_end'][:16]} · {run['rows']:,} rows"
+        f"{when(run['window_start'])} → {when(run['window_end'])} UTC · {run['rows']:,} rows"
     )
     table = pd.DataFrame(
         [

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.api import VerityApi
-from dashboard.ui import call, pick_model_version, pick_monitor
+from dashboard.ui import call, pick_model_version, pick_monitor, when
 
 
 def render(api: VerityApi, me: dict[str, Any]) -> None:
@@ -26,7 +26,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
                 f"**{prediction['model']} {prediction['version']}** predicted "
                 f"**{prediction['prediction']}**"
                 + (f" (score {prediction['score']:.3f})" if prediction.get("score") else "")
-                + f" at {prediction['occurred_at'][:19]}"
+                + f" at {when(prediction['occurred_at'])} UTC"
                 + (f"; label: **{prediction['label']}**" if prediction.get("label") else "")
             )
             st.dataframe(
@@ -39,7 +39,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
             figure = go.Figure(
                 go.Bar(
                     x=values,
-                    y=[f"{n} = {explanation['features'].get(n)}" for n in names],
+                    y=[f"{n} = {_short(explanation['features'].get(n))}" for n in names],
                     orientation="h",
                     marker_color=["#c0392b" if v > 0 else "#2471a3" for v in values],
                 )
@@ -98,3 +98,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         figure = px.line(frame, x="window end", y="importance", color="feature", markers=True)
         figure.update_layout(height=340, margin={"t": 10, "b": 10})
         st.plotly_chart(figure, use_container_width=True)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.api import VerityApi
-from dashboard.ui import call, paged, pick_model_version, pick_monitor, status_badge
+from dashboard.ui import call, paged, pick_model_version, pick_monitor, status_badge, when
 
 
 def render(api: VerityApi, me: dict[str, Any]) -> None:
@@ -33,7 +33,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         return
     result = run["result"]
     st.markdown(
-        f"Latest run **{status_badge(run['status'])}** · window {run['window_end'][:16]} · "
+        f"Latest run **{status_badge(run['status'])}** · window {when(run['window_end'])} UTC · "
         f"{result['rows']:,} rows, {result['labeled_rows']:,} labeled"
     )
     disparities = result["disparities"]
@@ -106,7 +106,9 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         for k, v in p["metrics"].items()
         if k.startswith("demographic_parity_difference:")
     ]
-    if long:
+    if len({row["window end"] for row in long}) < 2:
+        st.caption("One run so far: the chart over time starts with the next.")
+    else:
         frame = pd.DataFrame(long)
         frame["window end"] = pd.to_datetime(frame["window end"])
         frame["measure"] = frame["measure"].str.removeprefix("demographic_parity_difference:")

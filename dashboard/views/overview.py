@@ -12,7 +12,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.api import VerityApi
-from dashboard.ui import call, paged, status_badge
+from dashboard.ui import call, paged, status_text, when
 
 
 def render(api: VerityApi, me: dict[str, Any]) -> None:
@@ -41,8 +41,8 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
                     "version": monitor["version"],
                     "check": monitor["name"],
                     "kind": monitor["kind"],
-                    "status": status_badge(latest.get("status", "never run")),
-                    "window end": latest.get("window_end"),
+                    "status": status_text(latest.get("status", "never run")),
+                    "window end (UTC)": when(latest.get("window_end")),
                     "rows": latest.get("rows"),
                     "open alerts": monitor["open_alerts"],
                 }

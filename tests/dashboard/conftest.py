@@ -77,6 +77,16 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
         f"/v1/monitors/{monitors['explain']}", json={"schedule": {"every": "1h"}}, headers=admin
     ).raise_for_status()
     CheckScheduler(settings).run_once()
+    # Earlier windows too, so that the pages have something to chart over time.
+    for monitor_id in monitors.values():
+        client.post(
+            f"/v1/monitors/{monitor_id}/backfill",
+            json={
+                "start": (end - timedelta(hours=3)).isoformat(),
+                "end": (end - timedelta(hours=1)).isoformat(),
+            },
+            headers=admin,
+        ).raise_for_status()
     alerts = client.get("/v1/alerts?model=loans", headers=admin).json()["items"]
     client.post(
         f"/v1/alerts/{alerts[0]['id']}/acknowledge",
