@@ -352,16 +352,37 @@ def scheduler(
 def up(
     host: str = "127.0.0.1",
     port: int = 8000,
+    dashboard_port: int = 8501,
     with_demo: Annotated[bool, typer.Option("--demo/--no-demo")] = True,
     demo_rows: int = 20_000,
 ) -> None:
-    """Run Verity locally on the embedded SQLite default: API and scheduler, plus the
-    demo traffic and its default monitors."""
+    """Run Verity locally on the embedded SQLite default: API, scheduler and dashboard,
+    plus the demo traffic and its default monitors."""
+    import dashboard
+
     _upgrade_and_bootstrap()
     url = f"http://{host}:{port}"
     processes = [
         subprocess.Popen(_api_command(host, port, 1)),
         subprocess.Popen([sys.executable, "-m", "backend.cli", "scheduler"]),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(Path(dashboard.__file__).resolve().parent / "app.py"),
+                "--server.headless",
+                "true",
+                "--server.address",
+                host,
+                "--server.port",
+                str(dashboard_port),
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            env={**os.environ, "VERITY_API_URL": url},
+        ),
     ]
     stopping = False
 
@@ -376,6 +397,10 @@ def up(
         except RuntimeError as exc:
             raise _fail(str(exc)) from None
         typer.secho(f"API: {url}  (OpenAPI docs at {url}/docs)", fg=typer.colors.GREEN)
+        typer.secho(
+            f"Dashboard: http://{host}:{dashboard_port}  (sign in with an API key)",
+            fg=typer.colors.GREEN,
+        )
         if with_demo:
             demo(url=url, rows=demo_rows)
         typer.echo("Verity is running; Ctrl-C stops it.")

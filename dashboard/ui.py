@@ -77,7 +77,7 @@ def paged(frame: pd.DataFrame, key: str, page_size: int = PAGE_SIZE) -> None:
             )
         )
     start = (page - 1) * page_size
-    st.dataframe(frame.iloc[start : start + page_size], use_container_width=True, hide_index=True)
+    st.dataframe(frame.iloc[start : start + page_size], width="stretch", hide_index=True)
     st.caption(f"Rows {start + 1}–{min(start + page_size, len(frame))} of {len(frame)}")
 
 

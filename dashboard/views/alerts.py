@@ -65,10 +65,10 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         comment = st.text_area("Comment (kept in the audit trail)", key="alerts-comment")
         ack, resolve = st.columns(2)
         acknowledged = ack.form_submit_button(
-            "Acknowledge", disabled=alert["state"] != "open", use_container_width=True
+            "Acknowledge", disabled=alert["state"] != "open", width="stretch"
         )
         resolved = resolve.form_submit_button(
-            "Resolve", disabled=alert["state"] == "resolved", use_container_width=True
+            "Resolve", disabled=alert["state"] == "resolved", width="stretch"
         )
     if acknowledged or resolved:
         action = "acknowledge" if acknowledged else "resolve"

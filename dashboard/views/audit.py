@@ -20,7 +20,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     left, right = st.columns([3, 1])
     with right:
         st.write("")
-        if st.button("Verify the chain", use_container_width=True, key="audit-verify"):
+        if st.button("Verify the chain", width="stretch", key="audit-verify"):
             result = call("the chain verification", api.verify)
             if result is not None:
                 st.session_state["audit-verified"] = result

@@ -50,14 +50,14 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         figure.update_layout(
             height=300, margin={"t": 10, "b": 10}, yaxis_title="ms", yaxis_rangemode="tozero"
         )
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")
     if "cost_per_1k_predictions" in frame:
         st.subheader("Cost per 1k predictions")
         figure = px.line(frame, x="window end", y="cost_per_1k_predictions", markers=True)
         figure.update_layout(
             height=300, margin={"t": 10, "b": 10}, yaxis_title="cost", yaxis_rangemode="tozero"
         )
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")
     if "budget_burn" in frame:
         st.subheader("Budget burn")
         figure = px.bar(frame, x="window end", y="budget_burn")
@@ -65,7 +65,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         figure.update_layout(
             height=280, margin={"t": 10, "b": 10}, yaxis_tickformat=".0%", yaxis_title=""
         )
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")
 
 
 def _money(value: float | None) -> str:

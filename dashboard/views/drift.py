@@ -43,7 +43,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
             st.subheader("Drift score per feature")
             figure = px.bar(frame, x="column", y="score")
         figure.update_layout(height=360, margin={"t": 10, "b": 10})
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")
         st.caption("Scores are p-values or distances, per each column's test: see the table.")
     runs = {
         f"#{p['run_id']} · {when(p['window_end'])} · {p['status']}": p["run_id"]
@@ -103,4 +103,4 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     figure.update_layout(
         barmode="group", height=340, margin={"t": 10, "b": 10}, yaxis_title="share of rows"
     )
-    st.plotly_chart(figure, use_container_width=True)
+    st.plotly_chart(figure, width="stretch")

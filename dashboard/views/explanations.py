@@ -29,9 +29,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
                 + f" at {when(prediction['occurred_at'])} UTC"
                 + (f"; label: **{prediction['label']}**" if prediction.get("label") else "")
             )
-            st.dataframe(
-                pd.DataFrame([prediction["features"]]), use_container_width=True, hide_index=True
-            )
+            st.dataframe(pd.DataFrame([prediction["features"]]), width="stretch", hide_index=True)
         if explanation:
             attributions = explanation["attributions"]
             names = list(attributions)[::-1]
@@ -52,7 +50,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
                     f"output {explanation['model_output']:.3f})"
                 ),
             )
-            st.plotly_chart(figure, use_container_width=True)
+            st.plotly_chart(figure, width="stretch")
             st.caption(
                 f"{explanation['method']} Shapley values on {explanation['device']}, "
                 f"background from {explanation['reference']}. Red pushes the output up."
@@ -77,7 +75,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         frame = pd.DataFrame(ranked, columns=["feature", "mean |SHAP|"])
         figure = px.bar(frame, x="mean |SHAP|", y="feature", orientation="h")
         figure.update_layout(height=max(260, 26 * len(frame)), margin={"t": 10, "b": 10})
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")
         shift = latest.get("importance_shift")
         rank = latest.get("rank_correlation")
         st.caption(
@@ -97,7 +95,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         frame["window end"] = pd.to_datetime(frame["window end"])
         figure = px.line(frame, x="window end", y="importance", color="feature", markers=True)
         figure.update_layout(height=340, margin={"t": 10, "b": 10})
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")
 
 
 def _short(value: Any) -> str:

@@ -81,7 +81,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     figure.update_layout(
         height=340, margin={"t": 10, "b": 10}, yaxis_title="selection rate (95 % CI)"
     )
-    st.plotly_chart(figure, use_container_width=True)
+    st.plotly_chart(figure, width="stretch")
     metrics = pd.DataFrame(
         [
             {
@@ -116,4 +116,4 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         figure.update_layout(
             height=320, margin={"t": 10, "b": 10}, yaxis_title="demographic parity difference"
         )
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")

@@ -69,7 +69,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
             labels={"bucket_start": "", "predictions": f"predictions per {bucket}"},
         )
         figure.update_layout(height=320, margin={"t": 10, "b": 10})
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")
         st.caption(
             f"{int(frame['predictions'].sum()):,} predictions, "
             f"{int(frame['labeled'].sum()):,} with a label."

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from detectors.base import ColumnKind, ColumnSpec, Status, Window
-from detectors.drift.detector import DriftDetector
+from detectors.drift.detector import DriftDetector, DriftResult
 from detectors.registry import build
 
 
@@ -57,6 +57,7 @@ def test_no_drift_is_ok():
 def test_shifted_feature_and_unseen_category_are_named():
     reference, current = _windows(shift=1.0)
     result = drift().run(reference, current)
+    assert isinstance(result, DriftResult)
     by_name = {c.column: c for c in result.columns}
     assert by_name["age"].drifted and not by_name["income"].drifted
     assert by_name["region"].drifted and by_name["region"].unseen_categories == ["e"]
@@ -68,6 +69,7 @@ def test_missing_values_are_counted_and_an_empty_column_is_insufficient():
     current.frame.loc[:99, "age"] = np.nan
     current.frame.loc[:, "income"] = np.nan
     result = drift({"per_column_stattest": {"age": "ks"}}).run(reference, current)
+    assert isinstance(result, DriftResult)
     by_name = {c.column: c for c in result.columns}
     assert by_name["age"].current_missing == 100 and by_name["age"].stattest == "ks"
     assert by_name["income"].status == Status.INSUFFICIENT_DATA
@@ -119,6 +121,7 @@ def test_each_evaluated_column_carries_a_histogram_of_both_windows():
     result = build("drift", {}).run(
         Window(frame=ref, columns=columns), Window(frame=cur, columns=columns)
     )
+    assert isinstance(result, DriftResult)
     by_name = {c.column: c for c in result.columns}
     numeric = by_name["x"].histogram
     assert numeric is not None and numeric.edges is not None
