@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Query
@@ -25,8 +25,12 @@ def list_events(
     since: UtcDateTime | None = None,
     until: UtcDateTime | None = None,
     after_seq: Annotated[int | None, Query(ge=0)] = None,
+    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    order: Annotated[Literal["asc", "desc"], Query(description="By sequence number.")] = "asc",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
+    """Oldest first, paged with ``after_seq``; or ``order=desc``, newest first, paged
+    with ``before_seq`` (both given back as ``next_after_seq`` / ``next_before_seq``)."""
     rows = service.list_events(
         session,
         project_id=actor.project_id,
@@ -37,6 +41,8 @@ def list_events(
         until=until,
         after_seq=after_seq,
         limit=limit + 1,
+        before_seq=before_seq,
+        newest_first=order == "desc",
     )
     items = [
         AuditEventRead(
@@ -52,8 +58,12 @@ def list_events(
         )
         for event, body in rows[:limit]
     ]
-    next_after = items[-1].seq if len(rows) > limit else None
-    return AuditPage(items=items, next_after_seq=next_after)
+    more = len(rows) > limit
+    if order == "desc":
+        return AuditPage(
+            items=items, next_after_seq=None, next_before_seq=items[-1].seq if more else None
+        )
+    return AuditPage(items=items, next_after_seq=items[-1].seq if more else None)
 
 
 @router.get("/verify", response_model=VerifyRead)

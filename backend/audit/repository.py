@@ -62,6 +62,8 @@ def list_events(
     until: datetime | None,
     after_seq: int | None,
     limit: int,
+    before_seq: int | None = None,
+    newest_first: bool = False,
 ) -> Sequence[tuple[AuditEvent, str | None]]:
     statement: Select[tuple[AuditEvent, str]] = (
         select(AuditEvent, AuditPayload.body)
@@ -80,5 +82,8 @@ def list_events(
         statement = statement.where(AuditEvent.occurred_at < until)
     if after_seq is not None:
         statement = statement.where(AuditEvent.seq > after_seq)
-    rows = session.execute(statement.order_by(AuditEvent.seq).limit(limit)).all()
+    if before_seq is not None:
+        statement = statement.where(AuditEvent.seq < before_seq)
+    order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
+    rows = session.execute(statement.order_by(order).limit(limit)).all()
     return [(event, body) for event, body in rows]

@@ -21,6 +21,7 @@ class AuditEventRead(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEventRead]
     next_after_seq: int | None
+    next_before_seq: int | None = None
 
 
 class VerifyRead(BaseModel):

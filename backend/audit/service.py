@@ -133,6 +133,8 @@ def list_events(
     until: datetime | None = None,
     after_seq: int | None = None,
     limit: int = 100,
+    before_seq: int | None = None,
+    newest_first: bool = False,
 ) -> Sequence[tuple[AuditEvent, str | None]]:
     return repository.list_events(
         session,
@@ -144,4 +146,6 @@ def list_events(
         until=until,
         after_seq=after_seq,
         limit=limit,
+        before_seq=before_seq,
+        newest_first=newest_first,
     )

@@ -39,7 +39,11 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     found = call(
         "audit events",
         lambda: api.audit(
-            action=action.strip(), actor=actor.strip(), subject=subject.strip(), limit=1000
+            action=action.strip(),
+            actor=actor.strip(),
+            subject=subject.strip(),
+            order="desc",
+            limit=1000,
         ),
     )
     if found is not None:
@@ -59,8 +63,8 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
             ]
         )
         paged(table, "audit-events")
-        if found.get("next_after_seq"):
-            st.caption("Showing the first 1,000 matches: narrow the search.")
+        if found.get("next_before_seq"):
+            st.caption("Showing the newest 1,000 matches: narrow the search for older ones.")
     st.subheader("Lineage of a check run")
     run_id = st.number_input("Check run id", min_value=0, value=0, step=1, key="audit-run")
     if run_id:
