@@ -79,6 +79,9 @@ class VerityApi:
         found: dict[str, Any] = self.get(f"/v1/runs/{run_id}")
         return found
 
+    def report(self, run_id: int) -> bytes:
+        return self._request("GET", f"/v1/runs/{run_id}/report").content
+
     def volume(self, model: str, start: datetime, end: datetime, bucket: str) -> dict[str, Any]:
         found: dict[str, Any] = self.get(
             f"/v1/models/{model}/volume", start=start, end=end, bucket=bucket

@@ -25,6 +25,7 @@ from backend.audit import service as audit_service
 from backend.catalog.storage import ArtifactStore
 from backend.checks import causes as causes_module
 from backend.checks.lineage import library_versions, record_sha256
+from backend.checks.report import build_report
 from backend.checks.windows import (
     NEEDS,
     LoadedReference,
@@ -132,6 +133,15 @@ def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: 
         )
 
 
+def _report_or_error(store: ArtifactStore, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    # A report that cannot be built never fails the check it illustrates.
+    try:
+        return build_report(store, *args, **kwargs)
+    except Exception as error:
+        logger.exception("the Evidently report failed")
+        return {"error": f"{type(error).__name__}: {error}"[:2000]}
+
+
 def compute(plan: Plan, settings: Settings) -> Outcome:
     monitor = plan.monitor
     if plan.load_error is not None or plan.current is None or plan.reference is None:
@@ -159,6 +169,15 @@ def compute(plan: Plan, settings: Settings) -> Outcome:
         seconds = time.perf_counter() - started
         name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
         dumped = result.model_dump(mode="json")
+        report_rows = int(monitor.params.get("report_rows", 0)) if monitor.kind == "drift" else 0
+        if report_rows:
+            dumped["report"] = _report_or_error(
+                ArtifactStore(settings.resolved_artifact_dir),
+                plan.reference.window,
+                plan.current.window,
+                rows=report_rows,
+                seed=monitor.id,
+            )
         return Outcome(result.status.value, dumped, None, name, seconds)
     except Exception as error:
         seconds = time.perf_counter() - started

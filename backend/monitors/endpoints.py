@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from backend.auth.dependencies import MonitorReader, MonitorWriter
@@ -10,6 +10,7 @@ from backend.checks import service as checks_service
 from backend.checks.schemas import BackfillOutcome, CheckRunPage, CheckRunRead, RunOutcome
 from backend.checks.series import Series, series
 from backend.db import DbSession, ReadSession
+from backend.errors import NotFound
 from backend.http import JsonRoute
 from backend.monitors import service
 from backend.monitors.schemas import (
@@ -146,6 +147,31 @@ def run_series(
     monitor = service.get(session, actor=actor, monitor_id=monitor_id)
     return series(
         session, monitor_id=monitor_id, kind=monitor.kind, before_id=before_id, limit=limit
+    )
+
+
+@router.get(
+    "/runs/{run_id}/report",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}, "description": "Evidently's report."}},
+)
+def run_report(
+    run_id: int, request: Request, session: ReadSession, actor: MonitorReader
+) -> Response:
+    """Evidently's HTML drift report for a drift run whose monitor asked for one
+    (``params.report_rows``), as a download: it carries its own scripts."""
+    run = checks_service.get_run(session, actor=actor, run_id=run_id)
+    report = (run.result or {}).get("report") or {}
+    if "path" not in report:
+        raise NotFound(report.get("error") or f"check run {run_id} has no Evidently report")
+    html = request.app.state.artifact_store.read(report["path"])
+    return Response(
+        content=html,
+        media_type="text/html",
+        headers={
+            "Content-Disposition": f'attachment; filename="verity-run-{run_id}-evidently.html"',
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

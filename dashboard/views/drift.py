@@ -77,6 +77,20 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         ]
     )
     paged(table, "drift-columns")
+    report = result.get("report") or {}
+    if "path" in report:
+        html = call("the Evidently report", lambda: api.report(run["id"]))
+        if html:
+            st.download_button(
+                f"Evidently HTML report ({report['rows']:,}-row sample, Evidently "
+                f"{report['evidently']})",
+                html,
+                file_name=f"verity-run-{run['id']}-evidently.html",
+                mime="text/html",
+                key="drift-report",
+            )
+    elif "error" in report:
+        st.caption(f"No Evidently report: {report['error']}")
     with_histograms = [c for c in result["columns"] if c.get("histogram")]
     if not with_histograms:
         return

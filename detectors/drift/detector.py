@@ -25,6 +25,9 @@ class DriftParams(Params):
     per_column_threshold: dict[str, float] = Field(default_factory=dict)
     drift_share: float = Field(default=0.5, gt=0, le=1)
     include_prediction: bool = True
+    # Read by the backend, not here: an Evidently HTML report on a sample of this many
+    # rows of each window is stored with the run (0: none).
+    report_rows: int = Field(default=0, ge=0, le=100_000)
 
     @field_validator("stattest")
     @classmethod
@@ -157,7 +160,12 @@ class DriftDetector(BaseDetector[DriftParams]):
 
     def run(self, reference: Window, current: Window) -> DriftResult:
         targets = [(c.name, c.kind) for c in current.columns]
-        if self.params.include_prediction and current.prediction:
+        # A reference without predictions (features only) leaves prediction drift out.
+        if (
+            self.params.include_prediction
+            and current.prediction
+            and current.prediction in reference.frame.columns
+        ):
             kind = (
                 ColumnKind.NUMERIC
                 if pd.api.types.is_numeric_dtype(reference.frame[current.prediction])

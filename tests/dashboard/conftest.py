@@ -76,6 +76,12 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
     client.patch(
         f"/v1/monitors/{monitors['explain']}", json={"schedule": {"every": "1h"}}, headers=admin
     ).raise_for_status()
+    drift = client.get(f"/v1/monitors/{monitors['drift']}", headers=admin).json()
+    client.patch(
+        f"/v1/monitors/{monitors['drift']}",
+        json={"params": {**drift["params"], "report_rows": 500}},
+        headers=admin,
+    ).raise_for_status()
     CheckScheduler(settings).run_once()
     # Earlier windows too, so that the pages have something to chart over time.
     for monitor_id in monitors.values():

@@ -65,6 +65,7 @@ def test_drift(loaded):
     assert set(table["test"]) <= {"ks", "chisquare", "wasserstein", "jensenshannon", "z"}
     assert len(charts(app)) == 2  # scores over time, reference vs current
     assert app.selectbox(key="drift-feature").value == "x2"
+    assert "Evidently HTML report" in app.get("download_button")[0].proto.label
 
 
 def test_fairness(loaded):
