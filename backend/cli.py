@@ -81,7 +81,8 @@ def db_current() -> None:
     typer.echo(f"current: {current_revision(get_database().engine)}  head: {head_revision()}")
 
 
-def _api_command(host: str, port: int, workers: int) -> list[str]:
+def api_command(host: str, port: int, workers: int, *, quiet: bool = False) -> list[str]:
+    """The uvicorn command line that serves the API (also used by benchmarks and tests)."""
     return [
         sys.executable,
         "-m",
@@ -97,6 +98,7 @@ def _api_command(host: str, port: int, workers: int) -> list[str]:
         "--no-access-log",
         "--timeout-graceful-shutdown",
         "20",
+        *(["--log-level", "warning"] if quiet else []),
     ]
 
 
@@ -108,7 +110,7 @@ def api(
 ) -> None:
     """Run the HTTP API (migrates the database first)."""
     _upgrade_and_bootstrap()
-    os.execvp(sys.executable, _api_command(host, port, workers))
+    os.execvp(sys.executable, api_command(host, port, workers))
 
 
 @keys_app.command("create")
@@ -363,7 +365,7 @@ def up(
     _upgrade_and_bootstrap()
     url = f"http://{host}:{port}"
     processes = [
-        subprocess.Popen(_api_command(host, port, 1)),
+        subprocess.Popen(api_command(host, port, 1)),
         subprocess.Popen([sys.executable, "-m", "backend.cli", "scheduler"]),
         subprocess.Popen(
             [

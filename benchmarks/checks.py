@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 from fastapi.testclient import TestClient
@@ -63,7 +64,17 @@ def make_frame(n: int, rng: np.random.Generator, shift: float) -> pd.DataFrame:
     return frame
 
 
-def ingest(client: TestClient, headers: dict[str, str], frame: pd.DataFrame) -> None:
+def ingest(
+    client: httpx.Client,
+    headers: dict[str, str],
+    frame: pd.DataFrame,
+    *,
+    start: datetime = START,
+    prefix: str = "b",
+    seconds_between: int = 2,
+) -> None:
+    """``frame`` through the ingest API in 10k batches, one prediction every
+    ``seconds_between`` seconds from ``start``; labels for 70 % of them."""
     feature_columns = NUMERIC + CATEGORICAL + SENSITIVE
     records_all = frame[feature_columns].to_dict("records")
     predictions = frame["prediction"].to_numpy()
@@ -72,10 +83,10 @@ def ingest(client: TestClient, headers: dict[str, str], frame: pd.DataFrame) -> 
         chunk = range(begin, min(begin + 10_000, len(frame)))
         records = [
             {
-                "event_id": f"b-{i}",
+                "event_id": f"{prefix}-{i}",
                 "model": "bench",
                 "version": "v1",
-                "occurred_at": (START + timedelta(seconds=2 * i)).isoformat(),
+                "occurred_at": (start + timedelta(seconds=seconds_between * i)).isoformat(),
                 "features": records_all[i],
                 "prediction": int(predictions[i]),
                 "latency_ms": 3.0 + (i % 7),
@@ -85,7 +96,9 @@ def ingest(client: TestClient, headers: dict[str, str], frame: pd.DataFrame) -> 
         ]
         response = client.post("/v1/predictions", json={"records": records}, headers=headers)
         response.raise_for_status()
-        labels = [{"event_id": f"b-{i}", "label": int(truth[i])} for i in chunk if i % 10 < 7]
+        labels = [
+            {"event_id": f"{prefix}-{i}", "label": int(truth[i])} for i in chunk if i % 10 < 7
+        ]
         client.post("/v1/labels", json={"labels": labels}, headers=headers).raise_for_status()
 
 

@@ -8,7 +8,6 @@ import os
 import platform
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,22 +81,9 @@ def api_server(database: BenchDatabase, *, workers: int = 1) -> Iterator[str]:
         "VERITY_DATA_DIR": str(database.data_dir),
         "VERITY_SECRET_KEY": BENCH_SECRET,
     }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "backend.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    from backend.cli import api_command
+
+    command = api_command("127.0.0.1", port, workers, quiet=True)
     process = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

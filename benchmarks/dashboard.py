@@ -21,36 +21,11 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.checks import CATEGORICAL, NUMERIC, SENSITIVE, make_frame, version_spec
+from benchmarks.checks import CATEGORICAL, NUMERIC, ingest, make_frame, version_spec
 from benchmarks.common import api_server, bench_database, bootstrap, emit, machine
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 SECONDS_BETWEEN = 2
-
-
-def ingest(http: httpx.Client, frame: Any, start: datetime) -> None:
-    columns = NUMERIC + CATEGORICAL + SENSITIVE
-    features = frame[columns].to_dict("records")
-    predictions = frame["prediction"].to_numpy()
-    truth = frame["label"].to_numpy()
-    for begin in range(0, len(frame), 10_000):
-        chunk = range(begin, min(begin + 10_000, len(frame)))
-        records = [
-            {
-                "event_id": f"d-{i}",
-                "model": "bench",
-                "version": "v1",
-                "occurred_at": (start + timedelta(seconds=SECONDS_BETWEEN * i)).isoformat(),
-                "features": features[i],
-                "prediction": int(predictions[i]),
-                "latency_ms": 3.0 + (i % 7),
-                "compute_seconds": 0.002,
-            }
-            for i in chunk
-        ]
-        http.post("/v1/predictions", json={"records": records}).raise_for_status()
-        labels = [{"event_id": f"d-{i}", "label": int(truth[i])} for i in chunk if i % 10 < 7]
-        http.post("/v1/labels", json={"labels": labels}).raise_for_status()
 
 
 def artifact() -> bytes:
@@ -132,7 +107,8 @@ def main() -> None:
                 headers={"Content-Type": "application/octet-stream"},
             ).raise_for_status()
             started = time.perf_counter()
-            ingest(http, make_frame(args.rows, rng, shift=0.3), start)
+            frame = make_frame(args.rows, rng, shift=0.3)
+            ingest(http, {}, frame, start=start, prefix="d", seconds_between=SECONDS_BETWEEN)
             ingest_s = time.perf_counter() - started
             started = time.perf_counter()
             ids = [

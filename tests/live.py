@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from typing import Any
 
+from backend.cli import api_command
 from backend.config import Settings
 from backend.readiness import wait_until_ready
 from benchmarks.common import free_port
@@ -28,23 +28,7 @@ class LiveApi:
             "VERITY_ARTIFACT_DIR": str(self.settings.resolved_artifact_dir),
             "VERITY_SECRET_KEY": self.settings.secret_key,
         }
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "backend.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-        )
+        self.process = subprocess.Popen(api_command("127.0.0.1", self.port, 1, quiet=True), env=env)
         wait_until_ready(self.url, self.process)
         return self
 

@@ -44,7 +44,6 @@ class AsyncVerityClient:
         self.url = url.rstrip("/")
         self._api_key = api_key
         self._flush_interval = flush_interval
-        self._batch_size = batch_size
         self._ids = _Ids()
         self._spooling = spool_dir is not None
         self._pipeline = Pipeline(
@@ -85,21 +84,8 @@ class AsyncVerityClient:
         try:
             if not self._closed:
                 self._ensure_task()
-                item = (
-                    event_id,
-                    time.time(),
-                    dict(features),
-                    prediction,
-                    score,
-                    probabilities,
-                    latency_ms,
-                    compute_seconds,
-                    occurred_at,
-                    tags,
-                )
-                if self._pipeline.offer("predictions", item) and (
-                    len(self._pipeline.queue) >= self._batch_size
-                ):
+                extra = (score, probabilities, latency_ms, compute_seconds, occurred_at, tags)
+                if self._pipeline.offer_prediction(event_id, features, prediction, extra):
                     assert self._wake is not None
                     self._wake.set()
         except Exception as exc:

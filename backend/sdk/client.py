@@ -84,7 +84,6 @@ class VerityClient:
             max_attempts=max_attempts,
             on_drop=on_drop,
         )
-        self._batch_size = batch_size
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
         self._wake = threading.Event()
         self._progress = threading.Condition()
@@ -114,22 +113,8 @@ class VerityClient:
             event_id = self._ids.next()
         try:
             if not self._closed:
-                item = (
-                    event_id,
-                    time.time(),
-                    # A copy: the caller may reuse or change its dict after we return.
-                    dict(features),
-                    prediction,
-                    score,
-                    probabilities,
-                    latency_ms,
-                    compute_seconds,
-                    occurred_at,
-                    tags,
-                )
-                if self._pipeline.offer("predictions", item) and (
-                    len(self._pipeline.queue) >= self._batch_size
-                ):
+                extra = (score, probabilities, latency_ms, compute_seconds, occurred_at, tags)
+                if self._pipeline.offer_prediction(event_id, features, prediction, extra):
                     self._wake.set()
         except Exception as exc:  # never into the predict path
             self._pipeline.note_error(f"log: {exc!r}")

@@ -8,8 +8,9 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -92,6 +93,19 @@ class Pipeline:
             self.waiting = [Waiting(b, 0.0) for b in spool.pending()]
 
     # --- the predict path -----------------------------------------------------------
+
+    def offer_prediction(
+        self,
+        event_id: str,
+        features: Mapping[str, Any],
+        prediction: Any,
+        extra: tuple[Any, ...],
+    ) -> bool:
+        """Queue one prediction; ``extra`` is (score, probabilities, latency_ms,
+        compute_seconds, occurred_at, tags). True when the queue holds a batch."""
+        # A copy of the features: the caller may reuse or change its dict afterwards.
+        item = (event_id, time.time(), dict(features), prediction, *extra)
+        return self.offer("predictions", item) and len(self.queue) >= self.batch_size
 
     def offer(self, kind: Kind, item: tuple[Any, ...]) -> bool:
         if len(self.queue) >= self.max_queue:

@@ -43,6 +43,8 @@ ENDPOINTS = [
     ("POST", "/v1/monitors/{monitor_id}/run", P.MONITORS_WRITE),
     ("POST", "/v1/monitors/{monitor_id}/backfill", P.MONITORS_WRITE),
     ("GET", "/v1/monitors/{monitor_id}/runs", P.MONITORS_READ),
+    ("GET", "/v1/monitors/{monitor_id}/series", P.MONITORS_READ),
+    ("GET", "/v1/runs/{run_id}/report", P.MONITORS_READ),
     ("GET", "/v1/runs/{run_id}", P.MONITORS_READ),
     ("GET", "/v1/models/{model}/status", P.MONITORS_READ),
     ("GET", "/v1/models/{model}/volume", P.MONITORS_READ),
