@@ -75,8 +75,11 @@ class Pipeline:
         self.max_queue = max_queue
         self.spool = spool
         self.backoff = backoff
-        # Without a spool a batch cannot wait for ever in memory.
-        self.max_attempts = max_attempts if max_attempts is not None else (None if spool else 8)
+        # Without a spool a batch cannot wait for ever in memory. (`is None`: an empty
+        # Spool has len() 0 and is falsy.)
+        if max_attempts is None and spool is None:
+            max_attempts = 8
+        self.max_attempts = max_attempts
         self.on_drop = on_drop
         self.queue: deque[tuple[Kind, tuple[Any, ...]]] = deque()
         self.waiting: list[Waiting] = []

@@ -186,7 +186,9 @@ def test_a_full_queue_drops_without_blocking_and_says_so():
     assert time.perf_counter() - started < 2.0
     sdk.close(timeout=2)
     stats = sdk.stats
-    assert stats.dropped_queue_full == 5_000 - 50
+    # Every call is accounted for: queued (then dropped, nothing listens) or refused.
+    assert stats.logged + stats.dropped_queue_full == 5_000
+    assert stats.dropped_queue_full > 0
     assert stats.dropped == 5_000
     reasons = {r for r, _, _ in reports}
     assert "queue_full" in reasons
@@ -300,3 +302,30 @@ def test_occurred_at_is_kept(live, client, tenant, database):
         row = session.scalars(select(Prediction).where(Prediction.event_id == event_id)).one()
     assert abs(row.occurred_at - when) < timedelta(microseconds=1)
     assert SCHEMA["version"] == "v1"
+
+
+def test_with_a_spool_a_batch_is_retried_for_as_long_as_it_takes(tmp_path):
+    from backend.sdk.pipeline import Pipeline
+    from backend.sdk.spool import Spool
+
+    def pipeline(spool: Spool | None) -> Pipeline:
+        return Pipeline(
+            model="m",
+            version="v1",
+            batch_size=10,
+            max_queue=100,
+            spool=spool,
+            backoff=FAST,
+            max_attempts=None,
+            on_drop=None,
+        )
+
+    spooled = pipeline(Spool(tmp_path / "spool", 1 << 20))  # empty, so len() == 0
+    assert spooled.max_attempts is None
+    assert pipeline(None).max_attempts == 8
+    spooled.offer_prediction("e-1", features(1), 0, (None,) * 6)
+    (batch,) = spooled.ready(now=0.0)
+    for attempt in range(50):
+        assert spooled.settle(batch, None, now=float(attempt), error="down") == []
+    assert spooled.stats.dropped == 0
+    assert len(spooled.spool or []) == 1

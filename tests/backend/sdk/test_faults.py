@@ -130,6 +130,9 @@ def test_outage_and_restarts_lose_and_duplicate_nothing(
         made = server.predict(150, 0)
         control_plane.stop()  # mid-stream: the SDK retries, then spools
         made += server.predict(150, 150)
+        # Long enough for many retries at the 0.5 s backoff cap: with a spool, a batch is
+        # retried for as long as it takes, never dropped.
+        time.sleep(6)
         server.stop()  # restarted while the control plane is still down
         assert list((tmp_path / "spool").glob("*.batch.json")), "nothing was spooled"
         server.start()
