@@ -125,3 +125,14 @@ def tiny_torchscript(n_inputs: int = 3) -> bytes:
     buffer = io.BytesIO()
     torch.jit.save(module, buffer)
     return buffer.getvalue()
+
+
+# A cost monitor over the factory records' day whose tiny budget raises an alert.
+OVER_BUDGET_MONITOR = {
+    "name": "cost",
+    "kind": "cost",
+    "params": {"price_per_1k_predictions": 1000, "budget": 0.001, "budget_period": "day"},
+    "window": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
+    "schedule": {"every": "1h"},
+    "alert_on": "alert",
+}

@@ -9,7 +9,14 @@ from sqlalchemy import update
 from backend.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from backend.main import create_app
 from backend.models import ApiKey
-from tests.factories import SCHEMA, counts, record, register_model, tiny_torchscript
+from tests.factories import (
+    OVER_BUDGET_MONITOR,
+    SCHEMA,
+    counts,
+    record,
+    register_model,
+    tiny_torchscript,
+)
 
 P = Permission
 ENDPOINTS = [
@@ -59,15 +66,6 @@ ENDPOINTS = [
     ("GET", "/v1/channels", P.CHANNELS_MANAGE),
     ("DELETE", "/v1/channels/{channel_id}", P.CHANNELS_MANAGE),
 ]
-# A cost monitor over the factory records' day whose tiny budget raises an alert.
-OVER_BUDGET_MONITOR = {
-    "name": "cost",
-    "kind": "cost",
-    "params": {"price_per_1k_predictions": 1000, "budget": 0.001, "budget_period": "day"},
-    "window": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
-    "schedule": {"every": "1h"},
-    "alert_on": "alert",
-}
 
 
 def monitored(client, tenant):

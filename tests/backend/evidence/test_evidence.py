@@ -20,17 +20,9 @@ from backend.auth.roles import Role
 from backend.cli import app as cli
 from backend.evidence.pdf import SECTIONS
 from backend.evidence.verify import MANIFEST, SIGNATURE, canonical_zip
-from tests.factories import Tenant, record, register_model
+from tests.factories import OVER_BUDGET_MONITOR, Tenant, record, register_model
 
 PERIOD = {"start": "2026-11-01T00:00:00Z", "end": "2026-11-03T00:00:00Z"}
-OVER_BUDGET = {
-    "name": "cost",
-    "kind": "cost",
-    "params": {"price_per_1k_predictions": 1000, "budget": 0.001, "budget_period": "day"},
-    "window": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
-    "schedule": {"every": "1h"},
-    "alert_on": "alert",
-}
 
 
 @pytest.fixture
@@ -43,7 +35,7 @@ def pack(client: TestClient, tenant: Tenant) -> tuple[bytes, str]:
     )
     assert posted.status_code == 200, posted.text
     monitor = client.post(
-        "/v1/models/churn/versions/v1/monitors", json=OVER_BUDGET, headers=admin
+        "/v1/models/churn/versions/v1/monitors", json=OVER_BUDGET_MONITOR, headers=admin
     ).json()
     assert client.post(f"/v1/monitors/{monitor['id']}/run", headers=admin).status_code == 200
     alert = client.get("/v1/alerts", headers=admin).json()["items"][0]
