@@ -337,8 +337,9 @@ def scheduler(
     import logging
 
     from backend.checks.scheduler import CheckScheduler
+    from backend.observability import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(get_settings().log_format)
     # APScheduler logs every tick at INFO; only its warnings and errors are news.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = get_settings()

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     artifact_dir: Path | None = None
     # Keys API keys' HMAC; rotating it invalidates every issued key.
     secret_key: str = DEFAULT_SECRET_KEY
+    # "json": one JSON object per log line, with the request id (for log pipelines).
+    log_format: Literal["text", "json"] = "text"
     # PEM Ed25519 private key that signs evidence packs; generated into data_dir if unset.
     evidence_signing_key: str | None = None
     ingest: IngestSettings = IngestSettings()

@@ -26,6 +26,7 @@ from backend.ingest.receivers import router as receivers_router
 from backend.middleware import BodyLimitMiddleware, MetricsMiddleware
 from backend.monitors.endpoints import router as monitors_router
 from backend.notifications.endpoints import router as channels_router
+from backend.observability import RequestIdMiddleware, configure_logging
 from backend.runtime import tune_allocator
 
 # Every router, in one place (a test checks each is mounted).
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tune_allocator()  # manual check runs execute in the API process
+        configure_logging(settings.log_format)
         yield
         database.engine.dispose()
 
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_upload_bytes=settings.ingest.max_upload_bytes,
     )
     app.add_middleware(MetricsMiddleware)
+    # Outermost: the id is set before any other middleware logs.
+    app.add_middleware(RequestIdMiddleware)
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
