@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import metrics
 from backend.alerts.schemas import AlertRead
 from backend.audit import service as audit_service
 from backend.auth.actor import Actor
@@ -128,6 +129,8 @@ def acknowledge(session: Session, *, actor: Actor, alert_id: int, comment: str) 
     session.flush()
     _audit(session, alert, actor.label, "alert.acknowledge", {"comment": comment})
     outbox.enqueue(session, alert, "acknowledged")
+    # Counted before the request commits; a commit failing here is a 5xx and rare.
+    metrics.alert_transitions.labels("acknowledged", alert.severity).inc()
     return alert
 
 
@@ -144,6 +147,7 @@ def resolve(session: Session, *, actor: Actor, alert_id: int, comment: str) -> A
     session.flush()
     _audit(session, alert, actor.label, "alert.resolve", {"comment": comment})
     outbox.enqueue(session, alert, "resolved")
+    metrics.alert_transitions.labels("resolved", alert.severity).inc()
     return alert
 
 

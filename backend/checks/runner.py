@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend import metrics
 from backend.alerts import service as alerts_service
 from backend.audit import service as audit_service
 from backend.catalog.storage import ArtifactStore
@@ -194,7 +195,7 @@ def _store(
     trigger: str,
     started_at: datetime,
     settings: Settings,
-) -> CheckRun:
+) -> tuple[CheckRun, dict[str, list[int]]]:
     monitor = plan.monitor
     price = (
         settings.checks.price_per_gpu_second
@@ -262,7 +263,16 @@ def _store(
             "alerts": changes,
         },
     )
-    return run
+    return run, changes
+
+
+def _count(run: CheckRun, changes: dict[str, list[int]], severity: str, started: float) -> None:
+    metrics.check_runs.labels(run.detector_kind, run.status, run.trigger).inc()
+    metrics.check_compute_seconds.labels(run.detector_kind).observe(run.compute_seconds)
+    metrics.check_run_seconds.labels(run.detector_kind).observe(time.perf_counter() - started)
+    for event in ("opened", "resolved"):
+        if changes[event]:
+            metrics.alert_transitions.labels(event, severity).inc(len(changes[event]))
 
 
 def existing_run(session: Session, monitor_id: int, window_end: datetime) -> CheckRun | None:
@@ -285,6 +295,7 @@ def execute(
     scheduler's lease was lost to another)."""
     store = ArtifactStore(settings.resolved_artifact_dir)
     started_at = utcnow()
+    started = time.perf_counter()
     with database.transaction(read_only=True) as session:
         monitor = session.get(Monitor, monitor_id)
         assert monitor is not None
@@ -306,14 +317,16 @@ def execute(
             if lease_owner is not None and monitor.lease_owner != lease_owner:
                 return None, False  # the lease expired and another scheduler took it
             plan.monitor = monitor
-            run = _store(
+            run, changes = _store(
                 session, plan, outcome, trigger=trigger, started_at=started_at, settings=settings
             )
             if lease_owner is not None:
                 _advance_in(session, monitor, window_end)
             session.flush()
             session.expunge(run)
-            return run, True
+            severity = monitor.severity
+        _count(run, changes, severity, started)
+        return run, True
     except IntegrityError:
         # Another path stored this window between our check and our insert.
         _advance(database, monitor_id, window_end, lease_owner)

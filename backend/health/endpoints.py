@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from backend.config import Settings
 from backend.db import Database
+from backend.health.state_metrics import exposition
 from backend.http import problem
 from backend.metrics import registry
 from backend.migrate import current_revision, head_revision
@@ -45,5 +50,13 @@ def readyz(request: Request) -> dict[str, str] | Response:
 
 
 @router.get("/metrics")
-def metrics() -> Response:
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: this process's counters, then gauges read from the
+    database (unresolved alerts, the notification queue, overdue monitors)."""
+    settings: Settings = request.app.state.settings
+    body = generate_latest(registry)
+    # Scraping must not fail when the database is down: the process counters
+    # (including the database errors) are what an operator needs then.
+    with contextlib.suppress(OperationalError, InterfaceError):
+        body += exposition(request.app.state.database, settings.checks.tick_seconds)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

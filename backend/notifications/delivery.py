@@ -19,6 +19,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import metrics
 from backend.config import NotifySettings
 from backend.db import Database, is_sqlite
 from backend.models import Notification, NotificationAttempt, NotificationChannel
@@ -190,6 +191,7 @@ def deliver_one(
         channel = session.get(NotificationChannel, notification.channel_id)
         assert channel is not None
         request = build_request(channel, notification, settings, int(time.time()))
+        channel_kind = channel.kind
     status_code: int | None = None
     error: str | None = None
     retryable = True
@@ -227,7 +229,11 @@ def deliver_one(
             retryable=retryable,
             retry_after=retry_after,
         )
-        return notification.state
+        state = notification.state
+    outcome = state if state != "pending" else "retrying"
+    metrics.notification_deliveries.labels(channel_kind, outcome).inc()
+    metrics.notification_delivery_seconds.labels(channel_kind).observe(duration_ms / 1000)
+    return state
 
 
 def deliver_due(

@@ -1,0 +1,84 @@
+"""Gauges read from the database at scrape time: the state every process shares
+(unresolved alerts, the notification queue, overdue monitors), so any API replica
+reports the same values and no scheduler has to be scraped for them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from backend.db import Database
+from backend.models import Alert, Monitor, Notification
+from backend.models.base import utcnow
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+class DatabaseStateCollector(Collector):
+    def __init__(self, database: Database, tick_seconds: float) -> None:
+        self.database = database
+        self.tick_seconds = tick_seconds
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = utcnow()
+        with self.database.transaction(read_only=True) as session:
+            alerts = session.execute(
+                select(Alert.state, Alert.severity, func.count())
+                .where(Alert.state != "resolved")
+                .group_by(Alert.state, Alert.severity)
+            ).all()
+            queue = session.execute(
+                select(Notification.state, func.count(), func.min(Notification.created_at))
+                .where(Notification.state.in_(("pending", "failed")))
+                .group_by(Notification.state)
+            ).all()
+            # Twice the tick: a monitor a scheduler should have picked up by now.
+            overdue = session.scalar(
+                select(func.count()).where(
+                    Monitor.enabled.is_(True),
+                    Monitor.next_run_at < now - timedelta(seconds=2 * self.tick_seconds),
+                )
+            )
+        unresolved = GaugeMetricFamily(
+            "verity_alerts_unresolved",
+            "Alerts not yet resolved, by state and severity.",
+            labels=["state", "severity"],
+        )
+        counts = {(state, severity): count for state, severity, count in alerts}
+        for state in ("open", "acknowledged"):
+            for severity in SEVERITIES:
+                unresolved.add_metric([state, severity], counts.get((state, severity), 0))
+        yield unresolved
+        queued = GaugeMetricFamily(
+            "verity_notifications_queued",
+            "Notifications waiting for delivery (pending) or given up on (failed).",
+            labels=["state"],
+        )
+        oldest = GaugeMetricFamily(
+            "verity_notification_oldest_pending_seconds",
+            "Age of the oldest notification still pending delivery (0 when none).",
+        )
+        by_state = {state: (count, first) for state, count, first in queue}
+        for state in ("pending", "failed"):
+            queued.add_metric([state], by_state.get(state, (0, None))[0])
+        first_pending = by_state.get("pending", (0, None))[1]
+        oldest.add_metric([], (now - first_pending).total_seconds() if first_pending else 0.0)
+        yield queued
+        yield oldest
+        late = GaugeMetricFamily(
+            "verity_monitors_overdue",
+            "Enabled monitors due more than two scheduler ticks ago (no scheduler running?).",
+        )
+        late.add_metric([], overdue or 0)
+        yield late
+
+
+def exposition(database: Database, tick_seconds: float) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseStateCollector(database, tick_seconds))
+    return generate_latest(registry)

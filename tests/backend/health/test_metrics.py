@@ -1,0 +1,109 @@
+"""Prometheus metrics for checks, alerts and the notification queue: process
+counters as runs, transitions and deliveries happen, and gauges read from the
+database at scrape time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from backend.config import NotifySettings, Settings
+from backend.db import Database
+from backend.main import create_app
+from backend.notifications.delivery import deliver_due
+from tests.backend.notifications.test_notifications import Flaky
+from tests.factories import OVER_BUDGET_MONITOR, Tenant, record, register_model
+
+
+def sample(client: TestClient, name: str, **labels: str) -> float:
+    text = client.get("/metrics").text
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    return 0.0
+
+
+def test_checks_alerts_and_notifications_are_measured(
+    settings: Settings, tenant: Tenant, database: Database
+) -> None:
+    flaky = Flaky()  # answers 503 first: the notification stays queued
+    notify = NotifySettings(allowed_networks=["127.0.0.0/8"])
+    with TestClient(create_app(settings.model_copy(update={"notify": notify}))) as client:
+        register_model(client, tenant)
+        client.post(
+            "/v1/predictions",
+            json={"records": [record(i) for i in range(50)]},
+            headers=tenant.headers(),
+        )
+        client.post(
+            "/v1/channels",
+            json={"name": "hook", "kind": "webhook", "url": flaky.url},
+            headers=tenant.headers(),
+        )
+        monitor = client.post(
+            "/v1/models/churn/versions/v1/monitors",
+            json=OVER_BUDGET_MONITOR,
+            headers=tenant.headers(),
+        ).json()
+        severity = monitor["severity"]
+        runs = {"kind": "cost", "status": "alert", "trigger": "manual"}
+        before: dict[str, Any] = {
+            "runs": sample(client, "verity_check_runs_total", **runs),
+            "compute": sample(client, "verity_check_compute_seconds_count", kind="cost"),
+            "opened": sample(
+                client, "verity_alert_transitions_total", event="opened", severity=severity
+            ),
+            "open": sample(client, "verity_alerts_unresolved", state="open", severity=severity),
+            "queued": sample(client, "verity_notifications_queued", state="pending"),
+        }
+        run = client.post(f"/v1/monitors/{monitor['id']}/run", headers=tenant.headers())
+        assert run.status_code == 200, run.text
+        assert sample(client, "verity_check_runs_total", **runs) == before["runs"] + 1
+        assert (
+            sample(client, "verity_check_compute_seconds_count", kind="cost")
+            == before["compute"] + 1
+        )
+        assert (
+            sample(client, "verity_alert_transitions_total", event="opened", severity=severity)
+            == before["opened"] + 1
+        )
+        assert (
+            sample(client, "verity_alerts_unresolved", state="open", severity=severity)
+            == before["open"] + 1
+        )
+        assert (
+            sample(client, "verity_notifications_queued", state="pending") == before["queued"] + 1
+        )
+        assert sample(client, "verity_notification_oldest_pending_seconds") >= 0
+
+        retrying = {"channel": "webhook", "outcome": "retrying"}
+        attempts = sample(client, "verity_notification_deliveries_total", **retrying)
+        with httpx.Client() as http:
+            assert deliver_due(database, notify, http) == {"pending": 1}
+        assert sample(client, "verity_notification_deliveries_total", **retrying) == attempts + 1
+
+        alert = client.get(
+            "/v1/alerts", params={"monitor_id": monitor["id"]}, headers=tenant.headers()
+        ).json()["items"][0]
+        acknowledged = sample(
+            client, "verity_alerts_unresolved", state="acknowledged", severity=severity
+        )
+        answer = client.post(
+            f"/v1/alerts/{alert['id']}/acknowledge",
+            json={"comment": "looking"},
+            headers=tenant.headers(),
+        )
+        assert answer.status_code == 200, answer.text
+        assert (
+            sample(client, "verity_alerts_unresolved", state="acknowledged", severity=severity)
+            == acknowledged + 1
+        )
+        assert (
+            sample(client, "verity_alerts_unresolved", state="open", severity=severity)
+            == before["open"]
+        )
+        assert sample(client, "verity_monitors_overdue") >= 0
