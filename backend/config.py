@@ -26,6 +26,15 @@ class IngestSettings(BaseModel):
     cloudevent_pair_ttl_seconds: float = Field(600.0, gt=0)
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API process."""
+
+    # Requests in flight per worker process past which the API answers 503 with
+    # Retry-After. Sync endpoints run on a 40-thread pool; more than that only queue.
+    max_in_flight_requests: int = Field(default=64, ge=1)
+    overload_retry_after_seconds: int = Field(default=1, ge=1)
+
+
 class CheckSettings(BaseModel):
     """The scheduler and the checks it runs."""
 
@@ -38,6 +47,9 @@ class CheckSettings(BaseModel):
     # What Verity's own check time costs, to record each run's compute cost.
     price_per_cpu_second: float = Field(default=0.0, ge=0)
     price_per_gpu_second: float = Field(default=0.0, ge=0)
+    # The scheduler serves its Prometheus counters (runs, alerts, deliveries) on this
+    # port at /metrics; 0 turns it off.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class NotifySettings(BaseModel):
@@ -52,6 +64,25 @@ class NotifySettings(BaseModel):
     allowed_hosts: list[str] = Field(default_factory=list)
     allowed_networks: list[str] = Field(default_factory=list)
     pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+
+
+class RetentionSettings(BaseModel):
+    """What the scheduler's retention job deletes, and when. Unset days keep forever.
+
+    Audit events are never deleted: only their payloads, whose SHA-256 stays in the
+    chain, so the chain still verifies (and reports how many payloads are gone).
+    """
+
+    # Predictions, labels without a prediction, and CloudEvents halves older than this.
+    # Windows a monitor uses as its reference, or has still to run, are kept.
+    prediction_days: int | None = Field(default=None, ge=1)
+    audit_payload_days: int | None = Field(default=None, ge=1)
+    # Stored replies to Idempotency-Key retries; a retry after this is stored once
+    # still (event ids are unique) but answered as a duplicate.
+    idempotency_days: int = Field(default=7, ge=1)
+    interval_seconds: float = Field(default=3600.0, gt=0)
+    # Rows deleted per transaction, so a purge never holds a long write lock.
+    batch_rows: int = Field(default=5_000, ge=1)
 
 
 class Settings(BaseSettings):
@@ -69,9 +100,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # PEM Ed25519 private key that signs evidence packs; generated into data_dir if unset.
     evidence_signing_key: str | None = None
+    api: ApiSettings = ApiSettings()
     ingest: IngestSettings = IngestSettings()
     checks: CheckSettings = CheckSettings()
     notify: NotifySettings = NotifySettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

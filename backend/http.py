@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import orjson
+import psycopg
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.errors import UnsupportedMediaType, VerityError
+from backend.metrics import database_unavailable
 
 log = logging.getLogger("verity.http")
 
@@ -138,6 +142,21 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+_FULL = ("database or disk is full", "no space left on device", "could not extend file")
+
+
+def classify_database_error(exc: Exception) -> tuple[str, int, str]:
+    """(problem slug, Retry-After seconds, detail) for a database that failed."""
+    driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(driver_error).lower()
+    sqlstate = getattr(driver_error, "sqlstate", None) or ""
+    if sqlstate == "53100" or any(marker in text for marker in _FULL):
+        return "storage-full", 30, "the database is out of disk space"
+    if "database is locked" in text:
+        return "database-busy", 1, "the database is busy with another writer"
+    return "database-unavailable", 5, "the database cannot be reached"
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(VerityError)
     async def _verity_error(request: Request, exc: VerityError) -> Response:
@@ -180,6 +199,29 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=str(exc.detail),
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    # The driver's own errors too: bulk ingest writes through the raw DBAPI cursor.
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(sqlite3.OperationalError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def _database_down(request: Request, exc: Exception) -> Response:
+        reason, retry_after, detail = classify_database_error(exc)
+        database_unavailable.labels(reason).inc()
+        # The driver's message only: SQLAlchemy's text carries the statement's
+        # parameters, which are payloads (and key digests) that must not reach logs.
+        driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
+        log.error(
+            "request.database_error path=%s reason=%s: %s", request.url.path, reason, driver_error
+        )
+        return problem(
+            503,
+            slug=reason,
+            title="Database unavailable",
+            detail=f"{detail}; nothing from this request was stored, retry later",
+            instance=request.url.path,
+            headers={"Retry-After": str(retry_after)},
         )
 
     @app.exception_handler(Exception)

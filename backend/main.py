@@ -23,7 +23,7 @@ from backend.health.endpoints import router as health_router
 from backend.http import add_body_schemas, install_problem_handlers
 from backend.ingest.endpoints import router as ingest_router
 from backend.ingest.receivers import router as receivers_router
-from backend.middleware import BodyLimitMiddleware, MetricsMiddleware
+from backend.middleware import BodyLimitMiddleware, LoadShedMiddleware, MetricsMiddleware
 from backend.monitors.endpoints import router as monitors_router
 from backend.notifications.endpoints import router as channels_router
 from backend.observability import RequestIdMiddleware, configure_logging
@@ -80,6 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimitMiddleware,
         max_body_bytes=settings.ingest.max_body_bytes,
         max_upload_bytes=settings.ingest.max_upload_bytes,
+    )
+    # Sheds before a body is read or a thread is taken.
+    app.add_middleware(
+        LoadShedMiddleware,
+        limit=settings.api.max_in_flight_requests,
+        retry_after_seconds=settings.api.overload_retry_after_seconds,
     )
     app.add_middleware(MetricsMiddleware)
     # Outermost: the id is set before any other middleware logs.

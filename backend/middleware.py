@@ -11,7 +11,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.http import PROBLEM_BASE
-from backend.metrics import request_latency
+from backend.metrics import in_flight_requests, request_latency, shed_requests
 
 _UPLOAD_PATH = re.compile(r"^/v1/models/[^/]+/versions/[^/]+/(artifact|references)$")
 
@@ -20,7 +20,14 @@ class _TooLarge(Exception):
     pass
 
 
-async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str) -> None:
+async def _send_problem(
+    send: Send,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     body = orjson.dumps(
         {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     )
@@ -31,6 +38,7 @@ async def _send_problem(send: Send, status: int, slug: str, title: str, detail: 
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
@@ -196,3 +204,46 @@ class MetricsMiddleware:
             request_latency.labels(scope["method"], template, str(status)).observe(
                 time.perf_counter() - started
             )
+
+
+_UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class LoadShedMiddleware:
+    """Past ``limit`` requests in flight in this process, answers 503 with
+    ``Retry-After`` at once instead of queueing: a queue only grows under sustained
+    overload, until every request times out. Probes and metrics are never shed.
+
+    503 rather than 429, since it is the server that is overloaded, not one client
+    that is over a quota; the SDK backs off on both.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, retry_after_seconds: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.retry_after = str(retry_after_seconds).encode()
+        self.in_flight = 0  # one event loop per process: no lock needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            shed_requests.inc()
+            await _send_problem(
+                send,
+                503,
+                "overloaded",
+                "Server overloaded",
+                f"{self.in_flight} requests are in flight, the limit is {self.limit}; "
+                "nothing from this request was stored, retry after the Retry-After delay",
+                headers=[(b"retry-after", self.retry_after)],
+            )
+            return
+        self.in_flight += 1
+        in_flight_requests.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+            in_flight_requests.dec()

@@ -14,8 +14,11 @@ from benchmarks.common import free_port
 
 
 class LiveApi:
-    def __init__(self, settings: Settings, port: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.settings = settings
+        self.extra_env = env or {}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[Any] | None = None
@@ -27,10 +30,18 @@ class LiveApi:
             "VERITY_DATA_DIR": str(self.settings.data_dir),
             "VERITY_ARTIFACT_DIR": str(self.settings.resolved_artifact_dir),
             "VERITY_SECRET_KEY": self.settings.secret_key,
+            **self.extra_env,
         }
         self.process = subprocess.Popen(api_command("127.0.0.1", self.port, 1, quiet=True), env=env)
         wait_until_ready(self.url, self.process)
         return self
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, no lifespan exit, requests cut mid-way."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.process = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
