@@ -352,6 +352,43 @@ def scheduler(
 
 
 @app.command()
+def retention(
+    prediction_days: Annotated[
+        int | None, typer.Option(min=1, help="Overrides VERITY_RETENTION__PREDICTION_DAYS.")
+    ] = None,
+    audit_payload_days: Annotated[
+        int | None, typer.Option(min=1, help="Overrides VERITY_RETENTION__AUDIT_PAYLOAD_DAYS.")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="One project; all when left out.")] = None,
+) -> None:
+    """Delete data past its retention now (the scheduler also does it every hour)."""
+    import json
+
+    from backend.auth import repository
+    from backend.db import get_database
+    from backend.retention.service import run_retention
+
+    database = get_database()
+    projects = None
+    if project is not None:
+        with database.transaction(read_only=True) as session:
+            projects = [p.id for p in repository.list_projects(session) if p.name == project]
+        if not projects:
+            raise _fail(f"no project named '{project}'")
+    settings = get_settings().retention
+    changes = {
+        key: value
+        for key, value in (
+            ("prediction_days", prediction_days),
+            ("audit_payload_days", audit_payload_days),
+        )
+        if value is not None
+    }
+    purge = run_retention(database, settings.model_copy(update=changes), projects=projects)
+    typer.echo(json.dumps({"deleted": purge.totals()}))
+
+
+@app.command()
 def up(
     host: str = "127.0.0.1",
     port: int = 8000,

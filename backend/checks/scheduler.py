@@ -12,20 +12,26 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 import uuid
 from datetime import datetime, timedelta
 
 import httpx
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
+from prometheus_client import start_http_server
 from sqlalchemy import or_, select
 
+from backend import metrics
 from backend.checks.runner import execute
 from backend.config import Settings
 from backend.db import Database, get_database, is_sqlite
 from backend.models import Monitor
 from backend.models.base import utcnow
 from backend.notifications.delivery import deliver_due
+from backend.retention.service import run_retention
 from backend.runtime import tune_allocator
 
 logger = logging.getLogger(__name__)
@@ -37,6 +43,8 @@ class CheckScheduler:
         self.database = database or get_database(settings)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.client = httpx.Client()
+        self.stopping = threading.Event()
+        self.apscheduler: BlockingScheduler | None = None
 
     def claim_due(self, limit: int = 1) -> list[tuple[int, datetime]]:
         with self.database.transaction() as session:
@@ -67,7 +75,7 @@ class CheckScheduler:
     def tick(self) -> int:
         """Run every due check, one claim at a time; the number run."""
         count = 0
-        while True:
+        while not self.stopping.is_set():
             claimed = self.claim_due()
             if not claimed:
                 return count
@@ -83,7 +91,9 @@ class CheckScheduler:
                     )
                     count += 1
                 except Exception:  # a store failure: the lease expires and it is retried
+                    metrics.check_store_failures.inc()
                     logger.exception("check run of monitor %s failed to store", monitor_id)
+        return count
 
     def notify(self) -> dict[str, int]:
         return deliver_due(self.database, self.settings.notify, self.client)
@@ -91,22 +101,53 @@ class CheckScheduler:
     def run_once(self) -> tuple[int, dict[str, int]]:
         return self.tick(), self.notify()
 
+    def retention(self) -> dict[str, int]:
+        return run_retention(self.database, self.settings.retention).totals()
+
+    def stop(self, *_: object) -> None:
+        """Stop claiming (SIGTERM, SIGINT): the run in progress is stored, then the
+        process exits. A claimed monitor not yet started keeps its lease until it
+        expires, as after a crash."""
+        logger.info("scheduler %s stopping after the runs in progress", self.owner)
+        self.stopping.set()
+        if self.apscheduler is not None and self.apscheduler.running:
+            # From the signal handler: wake the blocking start(); jobs are waited for
+            # in run_forever, outside the handler.
+            self.apscheduler.shutdown(wait=False)
+
     def run_forever(self) -> None:
         tune_allocator()
-        scheduler = BlockingScheduler(timezone="UTC")
+        # Held here so that after a signal's shutdown(wait=False) its jobs are waited for.
+        executor = ThreadPoolExecutor(max_workers=4)
+        scheduler = self.apscheduler = BlockingScheduler(
+            timezone="UTC", executors={"default": executor}
+        )
         every = self.settings.checks.tick_seconds
-        for job in (self.tick, self.notify):
+        now = datetime.now().astimezone()
+        jobs = (
+            (self.tick, every),
+            (self.notify, every),
+            (self.retention, self.settings.retention.interval_seconds),
+        )
+        for job, seconds in jobs:
             scheduler.add_job(
                 job,
                 "interval",
-                seconds=every,
+                seconds=seconds,
                 coalesce=True,
                 max_instances=1,
-                next_run_time=datetime.now().astimezone(),
+                next_run_time=now,
                 id=job.__name__,
             )
+        if self.settings.checks.metrics_port:
+            start_http_server(self.settings.checks.metrics_port, registry=metrics.registry)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.stop)
         logger.info("scheduler %s ticking every %ss", self.owner, every)
         try:
             scheduler.start()
         finally:
+            # shutdown(wait=False) left the executor's threads running their jobs.
+            executor.shutdown(wait=True)
             self.client.close()
+            logger.info("scheduler %s stopped", self.owner)

@@ -167,7 +167,7 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[start : start + _IN_CHUNK]
 
 
-def _by_event_ids(
+def by_event_ids(
     session: Session, model: Any, columns: Sequence[Any], project_id: int, chunk: Sequence[str]
 ) -> list[tuple[Any, ...]]:
     """Rows of ``model`` in ``project_id`` whose event_id is in ``chunk``.
@@ -200,7 +200,7 @@ def prediction_versions(
     found: dict[str, int] = {}
     for chunk in _chunks(event_ids):
         found.update(
-            _by_event_ids(
+            by_event_ids(
                 session,
                 Prediction,
                 (Prediction.event_id, Prediction.model_version_id),
@@ -230,9 +230,7 @@ def existing_labels(
 ) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for chunk in _chunks(event_ids):
-        found.update(
-            _by_event_ids(session, Label, (Label.event_id, Label.label), project_id, chunk)
-        )
+        found.update(by_event_ids(session, Label, (Label.event_id, Label.label), project_id, chunk))
     return found
 
 

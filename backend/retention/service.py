@@ -1,0 +1,237 @@
+"""The retention job: deletes old prediction payloads, labels, CloudEvents halves,
+audit payloads and idempotency replies, in batches of short transactions.
+
+The audit chain is never touched: an audit event holds only its payload's SHA-256,
+so deleting the payload leaves every link verifiable (verification reports the
+number of payloads gone). Each project whose data was deleted gets a
+``retention.purge`` audit event with the counts and cut-offs, so the chain records
+what retention removed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Delete, Select, and_, delete, exists, select
+
+from backend import metrics
+from backend.audit import service as audit_service
+from backend.config import RetentionSettings
+from backend.db import Database
+from backend.ingest.repository import by_event_ids
+from backend.models import (
+    AuditEvent,
+    AuditPayload,
+    IdempotencyRecord,
+    InferenceHalf,
+    Label,
+    ModelVersion,
+    Monitor,
+    Prediction,
+    Project,
+)
+from backend.models.base import utcnow
+
+logger = logging.getLogger(__name__)
+ACTOR = "verity:retention"
+
+
+@dataclass
+class Purge:
+    """What one retention pass deleted: per project and table, and in total."""
+
+    now: datetime
+    by_project: dict[int, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+    idempotency_records: int = 0
+
+    def add(self, project_id: int, table: str, count: int) -> None:
+        if count:
+            self.by_project[project_id][table] += count
+            metrics.retention_deleted_rows.labels(table).inc(count)
+
+    def totals(self) -> dict[str, int]:
+        summed: dict[str, int] = defaultdict(int)
+        for tables in self.by_project.values():
+            for table, count in tables.items():
+                summed[table] += count
+        summed["idempotency_record"] = self.idempotency_records
+        return dict(summed)
+
+
+def protected_windows(database: Database) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Per model version, the time ranges a monitor still needs: its reference
+    window, and a fixed window it has not run yet."""
+    ranges: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    with database.transaction(read_only=True) as session:
+        for monitor in session.scalars(select(Monitor)):
+            if monitor.reference_start is not None and monitor.reference_end is not None:
+                ranges[monitor.model_version_id].append(
+                    (monitor.reference_start, monitor.reference_end)
+                )
+            pending_fixed = monitor.window_seconds is None and monitor.next_run_at is not None
+            if pending_fixed and monitor.window_start is not None and monitor.window_end:
+                ranges[monitor.model_version_id].append((monitor.window_start, monitor.window_end))
+    return ranges
+
+
+def _drain(database: Database, statement: Delete) -> int:
+    """Runs a batch ``DELETE`` in its own transaction until it deletes nothing."""
+    total = 0
+    while True:
+        with database.transaction() as session:
+            result = cast(CursorResult[Any], session.execute(statement))
+            deleted = result.rowcount or 0
+        total += deleted
+        if deleted == 0:
+            return total
+
+
+def _old_predictions(
+    version_id: int, cutoff: datetime, keep: list[tuple[datetime, datetime]], limit: int
+) -> Select[tuple[int]]:
+    query = select(Prediction.id).where(
+        Prediction.model_version_id == version_id, Prediction.occurred_at < cutoff
+    )
+    for start, end in keep:
+        query = query.where(~and_(Prediction.occurred_at >= start, Prediction.occurred_at <= end))
+    return query.limit(limit)
+
+
+def _delete_predictions(
+    database: Database, chosen: Select[tuple[int]], project_id: int, purge: Purge
+) -> None:
+    """Deletes the chosen predictions with their labels, a batch per transaction."""
+    while True:
+        with database.transaction() as session:
+            batch = session.execute(
+                select(Prediction.id, Prediction.event_id).where(Prediction.id.in_(chosen))
+            ).all()
+            if not batch:
+                return
+            labels = by_event_ids(
+                session, Label, [Label.id], project_id, [event_id for _, event_id in batch]
+            )
+            if labels:
+                session.execute(delete(Label).where(Label.id.in_([row[0] for row in labels])))
+            session.execute(delete(Prediction).where(Prediction.id.in_([id_ for id_, _ in batch])))
+        # Counted once committed.
+        purge.add(project_id, "prediction", len(batch))
+        purge.add(project_id, "label", len(labels))
+
+
+def _purge_predictions(
+    database: Database,
+    settings: RetentionSettings,
+    cutoff: datetime,
+    projects: Sequence[int],
+    purge: Purge,
+) -> None:
+    keep = protected_windows(database)
+    with database.transaction(read_only=True) as session:
+        versions = session.execute(
+            select(ModelVersion.id, ModelVersion.project_id).where(
+                ModelVersion.project_id.in_(projects)
+            )
+        ).all()
+    batch = settings.batch_rows
+    for version_id, project_id in versions:
+        chosen = _old_predictions(version_id, cutoff, keep.get(version_id, []), batch)
+        _delete_predictions(database, chosen, project_id, purge)
+        halves = (
+            select(InferenceHalf.id)
+            .where(InferenceHalf.model_version_id == version_id, InferenceHalf.received_at < cutoff)
+            .limit(batch)
+        )
+        statement = delete(InferenceHalf).where(InferenceHalf.id.in_(halves))
+        purge.add(project_id, "inference_half", _drain(database, statement))
+    for project_id in projects:
+        # Labels that never met a prediction (one may come before its prediction).
+        orphaned = (
+            select(Label.id)
+            .where(
+                Label.project_id == project_id,
+                Label.received_at < cutoff,
+                ~exists().where(
+                    Prediction.project_id == Label.project_id,
+                    Prediction.event_id == Label.event_id,
+                ),
+            )
+            .limit(batch)
+        )
+        statement = delete(Label).where(Label.id.in_(orphaned))
+        purge.add(project_id, "label", _drain(database, statement))
+
+
+def _purge_audit_payloads(
+    database: Database,
+    settings: RetentionSettings,
+    cutoff: datetime,
+    projects: Sequence[int],
+    purge: Purge,
+) -> None:
+    for project_id in projects:
+        old = (
+            select(AuditPayload.audit_event_id)
+            .join(AuditEvent, AuditEvent.id == AuditPayload.audit_event_id)
+            .where(AuditEvent.project_id == project_id, AuditEvent.occurred_at < cutoff)
+            .limit(settings.batch_rows)
+        )
+        statement = delete(AuditPayload).where(AuditPayload.audit_event_id.in_(old))
+        purge.add(project_id, "audit_payload", _drain(database, statement))
+
+
+def run_retention(
+    database: Database,
+    settings: RetentionSettings,
+    *,
+    now: datetime | None = None,
+    projects: Collection[int] | None = None,
+) -> Purge:
+    """One pass over every project (or the ``projects`` given)."""
+    now = now or utcnow()
+    purge = Purge(now)
+    with database.transaction(read_only=True) as session:
+        query = select(Project.id).order_by(Project.id)
+        if projects is not None:
+            query = query.where(Project.id.in_(projects))
+        chosen = list(session.scalars(query))
+    cutoffs: dict[str, str] = {}
+    if settings.prediction_days is not None:
+        cutoff = now - timedelta(days=settings.prediction_days)
+        cutoffs["predictions_before"] = cutoff.isoformat()
+        _purge_predictions(database, settings, cutoff, chosen, purge)
+    if settings.audit_payload_days is not None:
+        cutoff = now - timedelta(days=settings.audit_payload_days)
+        cutoffs["audit_payloads_before"] = cutoff.isoformat()
+        _purge_audit_payloads(database, settings, cutoff, chosen, purge)
+    replies = (
+        select(IdempotencyRecord.id)
+        .where(
+            IdempotencyRecord.project_id.in_(chosen),
+            IdempotencyRecord.created_at < now - timedelta(days=settings.idempotency_days),
+        )
+        .limit(settings.batch_rows)
+    )
+    purge.idempotency_records = _drain(
+        database, delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(replies))
+    )
+    metrics.retention_deleted_rows.labels("idempotency_record").inc(purge.idempotency_records)
+    for project_id, tables in purge.by_project.items():
+        with database.transaction() as session:
+            audit_service.append(
+                session,
+                project_id=project_id,
+                actor=ACTOR,
+                action="retention.purge",
+                subject=f"project:{project_id}",
+                payload={"deleted": dict(sorted(tables.items())), **cutoffs},
+            )
+    logger.info("retention deleted %s", purge.totals())
+    return purge
