@@ -6,15 +6,15 @@ import hashlib
 import logging
 import sqlite3
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import psycopg
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.errors import UnsupportedMediaType, VerityError
@@ -23,6 +23,12 @@ from backend.metrics import database_unavailable
 log = logging.getLogger("verity.http")
 
 PROBLEM_BASE = "https://verity.dev/problems/"
+# The range of the INTEGER id and sequence columns: a larger value names nothing and
+# the databases refuse to compare with it (PostgreSQL: "integer out of range"), so it
+# is refused up front with 422.
+MAX_ID = 2**31 - 1
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -97,6 +103,56 @@ def add_body_schemas(schema: dict[str, Any]) -> dict[str, Any]:
         definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(definition.pop("$defs", {}))
         components[model.__name__] = definition
+    return schema
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; invalid input adds an 'errors' list.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "additionalProperties": True,
+}
+# Every answer an operation may give besides its success, all as problem JSON.
+PROBLEM_RESPONSES = {
+    "400": "Malformed request (e.g. invalid JSON or gzip)",
+    "401": "Missing, unknown, revoked or expired API key",
+    "403": "The key's role does not allow this",
+    "404": "Not found in the key's project",
+    "409": "Conflicts with what is stored",
+    "413": "Request body over the limit",
+    "415": "Unsupported Content-Type or Content-Encoding",
+    "422": "Invalid input; 'errors' names each field",
+    "429": "Overloaded: retry after the Retry-After delay",
+    "503": "Database unavailable or full: retry after the Retry-After delay",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Documents the problem answers of every operation (FastAPI documents only the
+    success and its own 422 shape, which Verity replaces with problem JSON)."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    reference = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in PROBLEM_RESPONSES.items():
+                response: dict[str, Any] = {
+                    "description": description,
+                    "content": {"application/problem+json": {"schema": reference}},
+                }
+                if status in ("429", "503"):
+                    response["headers"] = _RETRY_AFTER
+                responses[status] = response
     return schema
 
 
@@ -222,6 +278,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=f"{detail}; nothing from this request was stored, retry later",
             instance=request.url.path,
             headers={"Retry-After": str(retry_after)},
+        )
+
+    # A value the database cannot hold (PostgreSQL: a NUL character in text, a number
+    # out of a column's range): the input's fault, and nothing was stored.
+    @app.exception_handler(DataError)
+    @app.exception_handler(psycopg.DataError)
+    async def _unstorable(request: Request, exc: Exception) -> Response:
+        driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
+        reason = str(driver_error).strip().splitlines()[0] if str(driver_error).strip() else ""
+        return problem(
+            422,
+            slug="invalid-input",
+            title="Invalid input",
+            detail=f"a value cannot be stored: {reason}; nothing from this request was stored",
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)

@@ -20,7 +20,7 @@ from backend.config import Settings, get_settings
 from backend.db import get_database
 from backend.evidence.endpoints import router as evidence_router
 from backend.health.endpoints import router as health_router
-from backend.http import add_body_schemas, install_problem_handlers
+from backend.http import add_body_schemas, document_problems, install_problem_handlers
 from backend.ingest.endpoints import router as ingest_router
 from backend.ingest.receivers import router as receivers_router
 from backend.middleware import BodyLimitMiddleware, LoadShedMiddleware, MetricsMiddleware
@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = add_body_schemas(build_openapi())
+            app.openapi_schema = document_problems(add_body_schemas(build_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
@@ -9,7 +8,8 @@ from backend.alerts import service
 from backend.alerts.schemas import AlertAction, AlertPage, AlertRead
 from backend.auth.dependencies import AlertManager, MonitorReader
 from backend.db import DbSession, ReadSession
-from backend.http import JsonRoute
+from backend.http import JsonRoute, PathId, QueryId
+from backend.ingest.schemas import QueryDateTime
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], route_class=JsonRoute)
 
@@ -21,9 +21,9 @@ def list_alerts(
     state: Literal["open", "acknowledged", "resolved"] | None = None,
     severity: Literal["info", "warning", "critical"] | None = None,
     model: str | None = None,
-    monitor_id: int | None = None,
-    since: datetime | None = None,
-    after_id: int | None = None,
+    monitor_id: QueryId = None,
+    since: QueryDateTime | None = None,
+    after_id: QueryId = None,
     limit: int = Query(default=100, ge=1, le=500),
 ) -> AlertPage:
     """Newest first; pass ``next_after_id`` as ``after_id`` for the next page."""
@@ -43,13 +43,13 @@ def list_alerts(
 
 
 @router.get("/{alert_id}", response_model=AlertRead)
-def get_alert(alert_id: int, session: ReadSession, actor: MonitorReader) -> AlertRead:
+def get_alert(alert_id: PathId, session: ReadSession, actor: MonitorReader) -> AlertRead:
     return service.to_read(session, service.get(session, actor=actor, alert_id=alert_id))
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertRead)
 def acknowledge_alert(
-    alert_id: int, action: AlertAction, session: DbSession, actor: AlertManager
+    alert_id: PathId, action: AlertAction, session: DbSession, actor: AlertManager
 ) -> AlertRead:
     alert = service.acknowledge(session, actor=actor, alert_id=alert_id, comment=action.comment)
     return service.to_read(session, alert)
@@ -57,7 +57,7 @@ def acknowledge_alert(
 
 @router.post("/{alert_id}/resolve", response_model=AlertRead)
 def resolve_alert(
-    alert_id: int, action: AlertAction, session: DbSession, actor: AlertManager
+    alert_id: PathId, action: AlertAction, session: DbSession, actor: AlertManager
 ) -> AlertRead:
     alert = service.resolve(session, actor=actor, alert_id=alert_id, comment=action.comment)
     return service.to_read(session, alert)

@@ -10,7 +10,8 @@ from backend.audit import service
 from backend.audit.schemas import AuditEventRead, AuditPage, VerifyRead
 from backend.auth.dependencies import AuditReader
 from backend.db import DbSession
-from backend.ingest.schemas import UtcDateTime
+from backend.http import MAX_ID, QueryId
+from backend.ingest.schemas import QueryDateTime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -22,10 +23,10 @@ def list_events(
     action: str | None = None,
     actor_label: Annotated[str | None, Query(alias="actor")] = None,
     subject: str | None = None,
-    since: UtcDateTime | None = None,
-    until: UtcDateTime | None = None,
-    after_seq: Annotated[int | None, Query(ge=0)] = None,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    since: QueryDateTime | None = None,
+    until: QueryDateTime | None = None,
+    after_seq: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    before_seq: QueryId = None,
     order: Annotated[Literal["asc", "desc"], Query(description="By sequence number.")] = "asc",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:

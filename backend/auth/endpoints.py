@@ -8,7 +8,7 @@ from backend.auth.dependencies import CurrentActor, KeyManager
 from backend.auth.roles import ROLE_PERMISSIONS
 from backend.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from backend.db import DbSession
-from backend.http import JsonRoute
+from backend.http import JsonRoute, PathId
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=JsonRoute)
 me_router = APIRouter(tags=["keys"], route_class=JsonRoute)
@@ -30,7 +30,7 @@ def list_keys(session: DbSession, actor: KeyManager) -> list[ApiKeyRead]:
 
 
 @router.post("/{key_id}/revoke", response_model=ApiKeyRead)
-def revoke_key(key_id: int, session: DbSession, actor: KeyManager) -> ApiKeyRead:
+def revoke_key(key_id: PathId, session: DbSession, actor: KeyManager) -> ApiKeyRead:
     return ApiKeyRead.model_validate(service.revoke_key(session, actor=actor, key_id=key_id))
 
 

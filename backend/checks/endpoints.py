@@ -13,7 +13,7 @@ from backend.checks.volume import Bucket, Volume, volume
 from backend.db import ReadSession
 from backend.errors import InvalidInput
 from backend.http import JsonRoute
-from backend.ingest.schemas import UtcDateTime
+from backend.ingest.schemas import QueryDateTime
 from backend.models.base import utcnow
 
 router = APIRouter(prefix="/v1", tags=["checks"], route_class=JsonRoute)
@@ -30,8 +30,8 @@ def model_volume(
     model: str,
     session: ReadSession,
     actor: MonitorReader,
-    start: Annotated[UtcDateTime | None, Query(description="Default: 7 days before end.")] = None,
-    end: Annotated[UtcDateTime | None, Query(description="Exclusive; default: now.")] = None,
+    start: Annotated[QueryDateTime | None, Query(description="Default: 7 days before end.")] = None,
+    end: Annotated[QueryDateTime | None, Query(description="Exclusive; default: now.")] = None,
     bucket: Bucket = "hour",
 ) -> Volume:
     """Predictions, labels and mean latency per hour or day and version."""

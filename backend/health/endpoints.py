@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -49,7 +50,7 @@ def readyz(request: Request) -> dict[str, str] | Response:
     return {"status": "ready", "schema": head or ""}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> Response:
     """Prometheus metrics: this process's counters, then gauges read from the
     database (unresolved alerts, the notification queue, overdue monitors)."""

@@ -20,7 +20,7 @@ from backend.ingest.schemas import (
     PredictionBatch,
     PredictionPage,
     PredictionRead,
-    UtcDateTime,
+    QueryDateTime,
 )
 
 router = APIRouter(prefix="/v1", tags=["ingest"], route_class=JsonRoute)
@@ -136,8 +136,8 @@ def search_predictions(
     actor: PredictionReader,
     model: str | None = None,
     version: str | None = None,
-    start: Annotated[UtcDateTime | None, Query(description="Inclusive; UTC if no zone")] = None,
-    end: Annotated[UtcDateTime | None, Query(description="Exclusive; UTC if no zone")] = None,
+    start: Annotated[QueryDateTime | None, Query(description="Inclusive; UTC if no zone")] = None,
+    end: Annotated[QueryDateTime | None, Query(description="Exclusive; UTC if no zone")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PredictionPage:

@@ -11,7 +11,7 @@ from backend.checks.schemas import BackfillOutcome, CheckRunPage, CheckRunRead, 
 from backend.checks.series import Series, series
 from backend.db import DbSession, ReadSession
 from backend.errors import NotFound
-from backend.http import JsonRoute
+from backend.http import JsonRoute, PathId, QueryId
 from backend.monitors import service
 from backend.monitors.schemas import (
     BackfillRequest,
@@ -66,13 +66,13 @@ def list_monitors(
 
 
 @router.get("/monitors/{monitor_id}", response_model=MonitorRead)
-def get_monitor(monitor_id: int, session: ReadSession, actor: MonitorReader) -> MonitorRead:
+def get_monitor(monitor_id: PathId, session: ReadSession, actor: MonitorReader) -> MonitorRead:
     return service.to_read(session, service.get(session, actor=actor, monitor_id=monitor_id))
 
 
 @router.patch("/monitors/{monitor_id}", response_model=MonitorRead)
 def update_monitor(
-    monitor_id: int, spec: MonitorUpdate, session: DbSession, actor: MonitorWriter
+    monitor_id: PathId, spec: MonitorUpdate, session: DbSession, actor: MonitorWriter
 ) -> MonitorRead:
     """Change params, window, reference, schedule, severity; ``enabled: false``
     disables it."""
@@ -82,7 +82,7 @@ def update_monitor(
 
 @router.post("/monitors/{monitor_id}/run", response_model=RunOutcome)
 async def run_monitor(
-    monitor_id: int,
+    monitor_id: PathId,
     request: Request,
     session: ReadSession,
     actor: MonitorWriter,
@@ -102,7 +102,7 @@ async def run_monitor(
 
 @router.post("/monitors/{monitor_id}/backfill", response_model=BackfillOutcome)
 async def backfill_monitor(
-    monitor_id: int,
+    monitor_id: PathId,
     spec: BackfillRequest,
     request: Request,
     session: ReadSession,
@@ -122,10 +122,10 @@ async def backfill_monitor(
 
 @router.get("/monitors/{monitor_id}/runs", response_model=CheckRunPage)
 def list_runs(
-    monitor_id: int,
+    monitor_id: PathId,
     session: ReadSession,
     actor: MonitorReader,
-    before_id: int | None = None,
+    before_id: QueryId = None,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> CheckRunPage:
     """Newest first, keyset-paged: pass ``next_before_id`` for the next page."""
@@ -135,10 +135,10 @@ def list_runs(
 
 @router.get("/monitors/{monitor_id}/series", response_model=Series)
 def run_series(
-    monitor_id: int,
+    monitor_id: PathId,
     session: ReadSession,
     actor: MonitorReader,
-    before_id: int | None = None,
+    before_id: QueryId = None,
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> Series:
     """The monitor's runs as a time series (drift scores per column, disparities per
@@ -156,7 +156,7 @@ def run_series(
     responses={200: {"content": {"text/html": {}}, "description": "Evidently's report."}},
 )
 def run_report(
-    run_id: int, request: Request, session: ReadSession, actor: MonitorReader
+    run_id: PathId, request: Request, session: ReadSession, actor: MonitorReader
 ) -> Response:
     """Evidently's HTML drift report for a drift run whose monitor asked for one
     (``params.report_rows``), as a download: it carries its own scripts."""
@@ -176,5 +176,5 @@ def run_report(
 
 
 @router.get("/runs/{run_id}", response_model=CheckRunRead)
-def get_run(run_id: int, session: ReadSession, actor: MonitorReader) -> CheckRunRead:
+def get_run(run_id: PathId, session: ReadSession, actor: MonitorReader) -> CheckRunRead:
     return CheckRunRead.model_validate(checks_service.get_run(session, actor=actor, run_id=run_id))

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from backend.auth.dependencies import ChannelManager
 from backend.db import DbSession
-from backend.http import JsonRoute
+from backend.http import JsonRoute, PathId
 from backend.notifications import service
 from backend.notifications.schemas import ChannelCreate, ChannelCreated, ChannelRead
 
@@ -29,6 +29,6 @@ def list_channels(session: DbSession, actor: ChannelManager) -> list[ChannelRead
 
 
 @router.delete("/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_channel(channel_id: int, session: DbSession, actor: ChannelManager) -> Response:
+def delete_channel(channel_id: PathId, session: DbSession, actor: ChannelManager) -> Response:
     service.delete(session, actor=actor, channel_id=channel_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
