@@ -29,7 +29,7 @@ class IngestSettings(BaseModel):
 class ApiSettings(BaseModel):
     """The HTTP API process."""
 
-    # Requests in flight per worker process past which the API answers 503 with
+    # Requests in flight per worker process past which the API answers 429 with
     # Retry-After. Sync endpoints run on a 40-thread pool; more than that only queue.
     max_in_flight_requests: int = Field(default=64, ge=1)
     overload_retry_after_seconds: int = Field(default=1, ge=1)

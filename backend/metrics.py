@@ -38,7 +38,7 @@ in_flight_requests = Gauge(
 )
 shed_requests = Counter(
     "verity_http_shed_requests",
-    "Requests refused with 503 because the in-flight limit was reached.",
+    "Requests refused with 429 because the in-flight limit was reached.",
     registry=registry,
 )
 database_unavailable = Counter(

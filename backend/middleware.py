@@ -210,12 +210,12 @@ _UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class LoadShedMiddleware:
-    """Past ``limit`` requests in flight in this process, answers 503 with
+    """Past ``limit`` requests in flight in this process, answers 429 with
     ``Retry-After`` at once instead of queueing: a queue only grows under sustained
     overload, until every request times out. Probes and metrics are never shed.
 
-    503 rather than 429, since it is the server that is overloaded, not one client
-    that is over a quota; the SDK backs off on both.
+    429 rather than 503: it is back-pressure, and the server is healthy, so alerts
+    and error budgets on 5xx stay for real faults. The SDK backs off on both.
     """
 
     def __init__(self, app: ASGIApp, *, limit: int, retry_after_seconds: int) -> None:
@@ -232,7 +232,7 @@ class LoadShedMiddleware:
             shed_requests.inc()
             await _send_problem(
                 send,
-                503,
+                429,
                 "overloaded",
                 "Server overloaded",
                 f"{self.in_flight} requests are in flight, the limit is {self.limit}; "

@@ -84,3 +84,6 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
         )
     root.addHandler(handler)
     root.setLevel(level)
+    # httpx logs each request's URL at INFO, and a Slack webhook's URL is its secret.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -15,19 +16,27 @@ from backend.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from backend.models import ApiKey, Project
 from backend.models.base import utcnow
 
+log = logging.getLogger("verity.auth")
+
+
+def _refuse(reason: str, prefix: str | None, detail: str) -> Unauthorized:
+    # Refusals are logged for intrusion monitoring by the key's public prefix only.
+    log.warning("auth.refused reason=%s prefix=%s", reason, prefix or "-")
+    return Unauthorized(detail)
+
 
 def authenticate(session: Session, *, raw_token: str, server_secret: str) -> Actor:
     token = parse_token(raw_token)
     if token is None:
-        raise Unauthorized("the API key is malformed; expected vt_<prefix>_<secret>")
+        raise _refuse("malformed", None, "the API key is malformed; expected vt_<prefix>_<secret>")
     key = repository.get_key_by_prefix(session, token.prefix)
     if key is None or not secret_matches(server_secret, token.secret, key.secret_hmac):
-        raise Unauthorized("unknown API key")
+        raise _refuse("unknown", token.prefix, "unknown API key")
     now = utcnow()
     if key.revoked_at is not None:
-        raise Unauthorized("this API key has been revoked")
+        raise _refuse("revoked", token.prefix, "this API key has been revoked")
     if key.expires_at is not None and key.expires_at <= now:
-        raise Unauthorized("this API key has expired")
+        raise _refuse("expired", token.prefix, "this API key has expired")
     return Actor(
         project_id=key.project_id,
         role=Role(key.role),

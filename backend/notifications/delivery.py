@@ -9,6 +9,7 @@ outcome written in a second short transaction.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from backend.models import Notification, NotificationAttempt, NotificationChanne
 from backend.models.base import utcnow
 from backend.notifications import signing
 from backend.notifications.outbound import BlockedDestination, check_url
+
+logger = logging.getLogger(__name__)
 
 PAGERDUTY_ACTIONS = {"opened": "trigger", "acknowledged": "acknowledge", "resolved": "resolve"}
 PAGERDUTY_SEVERITY = {"info": "info", "warning": "warning", "critical": "critical"}
@@ -215,6 +218,12 @@ def deliver_one(
         error, retryable = f"blocked: {blocked}", False
     except httpx.HTTPError as failure:
         error = f"{type(failure).__name__}: {failure}"
+    if error is not None:
+        # A Slack webhook's URL is its secret: never in the stored error or the log.
+        error = error.replace(request.url, "<channel url>")
+        logger.warning(
+            "notification %s to %s channel failed: %s", notification_id, channel_kind, error
+        )
     duration_ms = (time.perf_counter() - started) * 1000
     with database.transaction() as session:
         notification = session.get(Notification, notification_id)

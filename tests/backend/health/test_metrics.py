@@ -30,8 +30,10 @@ def sample(client: TestClient, name: str, **labels: str) -> float:
 def test_checks_alerts_and_notifications_are_measured(
     settings: Settings, tenant: Tenant, database: Database
 ) -> None:
-    flaky = Flaky()  # answers 503 first: the notification stays queued
-    notify = NotifySettings(allowed_networks=["127.0.0.0/8"])
+    flaky = Flaky()  # answers 503, then 204
+    # One attempt: the 503 fails the notification, so none of this test's stays queued
+    # for another test's delivery run.
+    notify = NotifySettings(allowed_networks=["127.0.0.0/8"], max_attempts=1)
     with TestClient(create_app(settings.model_copy(update={"notify": notify}))) as client:
         register_model(client, tenant)
         client.post(
@@ -80,11 +82,13 @@ def test_checks_alerts_and_notifications_are_measured(
         )
         assert sample(client, "verity_notification_oldest_pending_seconds") >= 0
 
-        retrying = {"channel": "webhook", "outcome": "retrying"}
-        attempts = sample(client, "verity_notification_deliveries_total", **retrying)
+        failed = {"channel": "webhook", "outcome": "failed"}
+        attempts = sample(client, "verity_notification_deliveries_total", **failed)
+        given_up = sample(client, "verity_notifications_queued", state="failed")
         with httpx.Client() as http:
-            assert deliver_due(database, notify, http) == {"pending": 1}
-        assert sample(client, "verity_notification_deliveries_total", **retrying) == attempts + 1
+            assert deliver_due(database, notify, http).get("failed") == 1
+        assert sample(client, "verity_notification_deliveries_total", **failed) == attempts + 1
+        assert sample(client, "verity_notifications_queued", state="failed") == given_up + 1
 
         alert = client.get(
             "/v1/alerts", params={"monitor_id": monitor["id"]}, headers=tenant.headers()
@@ -107,3 +111,8 @@ def test_checks_alerts_and_notifications_are_measured(
             == before["open"]
         )
         assert sample(client, "verity_monitors_overdue") >= 0
+        delivered = {"channel": "webhook", "outcome": "delivered"}
+        sent = sample(client, "verity_notification_deliveries_total", **delivered)
+        with httpx.Client() as http:
+            assert deliver_due(database, notify, http).get("delivered", 0) >= 1  # the ack
+        assert sample(client, "verity_notification_deliveries_total", **delivered) >= sent + 1
