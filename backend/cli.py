@@ -338,12 +338,14 @@ def scheduler(
 
     from backend.checks.scheduler import CheckScheduler
     from backend.observability import configure_logging
+    from backend.tracing import configure_tracing
 
     configure_logging(get_settings().log_format)
     # APScheduler logs every tick at INFO; only its warnings and errors are news.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = get_settings()
     worker = CheckScheduler(settings)
+    configure_tracing("verity-scheduler", worker.database.engine)
     if once:
         runs, delivered = worker.run_once()
         typer.echo(f"ran {runs} checks; notifications: {delivered or 'none due'}")

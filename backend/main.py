@@ -28,6 +28,7 @@ from backend.monitors.endpoints import router as monitors_router
 from backend.notifications.endpoints import router as channels_router
 from backend.observability import RequestIdMiddleware, configure_logging
 from backend.runtime import tune_allocator
+from backend.tracing import configure_tracing
 
 # Every router, in one place (a test checks each is mounted).
 ROUTERS = (
@@ -98,4 +99,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    configure_tracing("verity-api", database.engine, app)
     return app

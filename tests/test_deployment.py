@@ -41,6 +41,7 @@ def test_the_compose_file_wires_the_services():
         assert "${VERITY_SECRET_KEY:?" in environment["VERITY_SECRET_KEY"]
         assert "@postgres:5432/" in environment["VERITY_DATABASE_URL"]
     assert SERVICES["dashboard"]["environment"]["VERITY_API_URL"] == "http://api:8000"
+    assert SERVICES["scheduler"]["environment"]["VERITY_CHECKS__METRICS_PORT"] == "9101"
     devices = GPU["services"]["scheduler"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
 
@@ -117,8 +118,11 @@ def test_each_service_command_runs_without_docker(settings: Settings) -> None:
     processes = [api]
     try:
         wait_until_ready(f"http://127.0.0.1:{port}", api)
+        metrics_port = str(free_port())
         scheduler = subprocess.Popen(
-            command("scheduler"), env=service_env("scheduler", settings), cwd=ROOT
+            command("scheduler"),
+            env=service_env("scheduler", settings, VERITY_CHECKS__METRICS_PORT=metrics_port),
+            cwd=ROOT,
         )
         processes.append(scheduler)
         dashboard_port = str(free_port())
@@ -139,6 +143,15 @@ def test_each_service_command_runs_without_docker(settings: Settings) -> None:
         assert healthy, "the dashboard did not come up"
         time.sleep(2)
         assert scheduler.poll() is None, "the scheduler exited"
+        # The scheduler's compose healthcheck, against its metrics port.
+        probe = [
+            part.replace("9101", metrics_port)
+            for part in SERVICES["scheduler"]["healthcheck"]["test"][1:]
+        ]
+        probe[0] = sys.executable
+        assert subprocess.run(probe, timeout=30).returncode == 0
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert "verity_check_runs_total" in scraped
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)

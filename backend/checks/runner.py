@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import metrics
+from backend import metrics, tracing
 from backend.alerts import service as alerts_service
 from backend.audit import service as audit_service
 from backend.catalog.storage import ArtifactStore
@@ -293,6 +293,32 @@ def execute(
     """Run the monitor's check for the window ending at ``window_end``. Returns the
     run and whether this call created it (False: the window had a run already, or a
     scheduler's lease was lost to another)."""
+    with tracing.span("verity.check_run", monitor_id=monitor_id, trigger=trigger) as span:
+        run, created = _execute(
+            database, settings, monitor_id, window_end, trigger=trigger, lease_owner=lease_owner
+        )
+        if span is not None and run is not None:
+            span.set_attributes(
+                {
+                    "verity.kind": run.detector_kind,
+                    "verity.status": run.status,
+                    "verity.rows": run.rows,
+                    "verity.reference_rows": run.reference_rows,
+                    "verity.created": created,
+                }
+            )
+        return run, created
+
+
+def _execute(
+    database: Database,
+    settings: Settings,
+    monitor_id: int,
+    window_end: datetime,
+    *,
+    trigger: str,
+    lease_owner: str | None,
+) -> tuple[CheckRun | None, bool]:
     store = ArtifactStore(settings.resolved_artifact_dir)
     started_at = utcnow()
     started = time.perf_counter()

@@ -18,6 +18,7 @@ decoded once per distinct value.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import queue
@@ -205,10 +206,13 @@ class _SnapshotReaders:
         return work(self.opened[0])
 
     def map(self, work: Callable[[A, Connection], T], items: list[A]) -> Iterator[T]:
+        # The caller's context (its trace span, its request id) goes with each item.
+        context = contextvars.copy_context()
+
         def run(item: A) -> T:
             connection = self.connections.get()
             try:
-                return work(item, connection)
+                return context.copy().run(work, item, connection)
             finally:
                 self.connections.put(connection)
 
