@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -136,3 +137,32 @@ OVER_BUDGET_MONITOR = {
     "schedule": {"every": "1h"},
     "alert_on": "alert",
 }
+
+
+def over_budget_model(
+    client: TestClient, tenant: Tenant, *, rows: int = 50, channels: Sequence[dict[str, Any]] = ()
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The churn model with ``rows`` predictions on 2026-11-01, the given notification
+    channels and OVER_BUDGET_MONITOR, whose run opens an alert. Returns the monitor
+    and the created channels."""
+    register_model(client, tenant)
+    answer = client.post(
+        "/v1/predictions",
+        json={"records": [record(i) for i in range(rows)]},
+        headers=tenant.headers(),
+    )
+    assert answer.status_code == 200, answer.text
+    created = []
+    for channel in channels:
+        answer = client.post("/v1/channels", json=channel, headers=tenant.headers())
+        assert answer.status_code == 201, answer.text
+        created.append(answer.json())
+    answer = client.post(
+        "/v1/models/churn/versions/v1/monitors", json=OVER_BUDGET_MONITOR, headers=tenant.headers()
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json(), created
+
+
+def webhook(url: str) -> dict[str, Any]:
+    return {"name": "hook", "kind": "webhook", "url": url}

@@ -18,7 +18,7 @@ from backend import tracing
 from backend.config import Settings
 from backend.db import Database
 from backend.main import create_app
-from tests.factories import OVER_BUDGET_MONITOR, Tenant, record, register_model
+from tests.factories import Tenant, over_budget_model
 
 
 def test_without_an_endpoint_nothing_is_imported(settings: Settings) -> None:
@@ -49,17 +49,7 @@ def test_requests_sql_and_check_runs_are_traced(
     exporter, client = spans
     try:
         with client:
-            register_model(client, tenant)
-            client.post(
-                "/v1/predictions",
-                json={"records": [record(i) for i in range(20)]},
-                headers=tenant.headers(),
-            )
-            monitor = client.post(
-                "/v1/models/churn/versions/v1/monitors",
-                json=OVER_BUDGET_MONITOR,
-                headers=tenant.headers(),
-            ).json()
+            monitor, _ = over_budget_model(client, tenant, rows=20)
             exporter.clear()
             run = client.post(f"/v1/monitors/{monitor['id']}/run", headers=tenant.headers())
             assert run.status_code == 200, run.text

@@ -28,8 +28,6 @@ proves an item it is named here; the rest are below.
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -45,7 +43,15 @@ from backend.db import Database
 from backend.main import ROUTERS, create_app
 from backend.models import AuditEvent, Model, Monitor, NotificationAttempt
 from backend.notifications.delivery import deliver_due
-from tests.factories import OVER_BUDGET_MONITOR, Tenant, record, register_model
+from tests.factories import (
+    OVER_BUDGET_MONITOR,
+    Tenant,
+    over_budget_model,
+    record,
+    register_model,
+    webhook,
+)
+from tests.stub_server import StubServer
 
 # --- API2 ----------------------------------------------------------------------------
 
@@ -192,60 +198,26 @@ def test_evidence_export_is_for_compliance_and_audited(
 # --- API7 and API10 --------------------------------------------------------------------
 
 
-class Redirector:
-    """A public-looking webhook that answers 302 to the metadata service, with a
-    body that would be dangerous to act on."""
-
-    def __init__(self) -> None:
-        outer = self
-        self.hits = 0
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["content-length"]))
-                outer.hits += 1
-                body = b'{"follow": "http://169.254.169.254/latest"}' + b"x" * 5000
-                self.send_response(302)
-                self.send_header("Location", "http://169.254.169.254/latest/meta-data")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+def redirector() -> StubServer:
+    """A public-looking webhook that answers 302 to the metadata service, with a body
+    that would be dangerous to act on."""
+    body = b'{"follow": "http://169.254.169.254/latest"}' + b"x" * 5000
+    location = {"Location": "http://169.254.169.254/latest/meta-data"}
+    return StubServer(lambda _: (302, location, body))
 
 
 def test_a_webhook_redirect_is_never_followed_and_its_answer_never_trusted(
     settings: Settings, tenant: Tenant, database: Database
 ) -> None:
-    redirector = Redirector()
+    server = redirector()
     # Loopback is allowed here only so the test can host the webhook.
     notify = NotifySettings(allowed_networks=["127.0.0.0/8"], max_attempts=1)
     with TestClient(create_app(settings.model_copy(update={"notify": notify}))) as client:
-        register_model(client, tenant)
-        client.post(
-            "/v1/predictions",
-            json={"records": [record(i) for i in range(20)]},
-            headers=tenant.headers(),
-        )
-        client.post(
-            "/v1/channels",
-            json={"name": "hook", "kind": "webhook", "url": redirector.url},
-            headers=tenant.headers(),
-        )
-        monitor = client.post(
-            "/v1/models/churn/versions/v1/monitors",
-            json=OVER_BUDGET_MONITOR,
-            headers=tenant.headers(),
-        ).json()
+        monitor, _ = over_budget_model(client, tenant, rows=20, channels=[webhook(server.url)])
         client.post(f"/v1/monitors/{monitor['id']}/run", headers=tenant.headers())
     with httpx.Client() as http:
         deliver_due(database, notify, http)
-    assert redirector.hits == 1
+    assert server.calls == 1
     with database.transaction(read_only=True) as session:
         attempt = session.scalars(
             select(NotificationAttempt).order_by(NotificationAttempt.id.desc())

@@ -19,7 +19,7 @@ from schemathesis.core.result import Ok
 
 from backend.config import Settings
 from backend.main import create_app
-from tests.factories import OVER_BUDGET_MONITOR, Tenant, record, register_model
+from tests.factories import Tenant, over_budget_model
 
 EXAMPLES = 15
 
@@ -69,17 +69,7 @@ def run_operation(
 def test_every_operation_keeps_its_contract(settings: Settings, tenant: Tenant) -> None:
     app = create_app(settings)
     with TestClient(app) as client:
-        register_model(client, tenant)
-        client.post(
-            "/v1/predictions",
-            json={"records": [record(i) for i in range(50)]},
-            headers=tenant.headers(),
-        )
-        client.post(
-            "/v1/models/churn/versions/v1/monitors",
-            json=OVER_BUDGET_MONITOR,
-            headers=tenant.headers(),
-        )
+        over_budget_model(client, tenant)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: dict[str, str] = {}
     operations = 0

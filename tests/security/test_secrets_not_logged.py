@@ -7,9 +7,6 @@ configure it, at DEBUG."""
 from __future__ import annotations
 
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
@@ -21,38 +18,18 @@ from backend.evidence.keys import KEY_FILE
 from backend.main import create_app
 from backend.notifications.delivery import deliver_due
 from backend.observability import configure_logging
-from tests.factories import OVER_BUDGET_MONITOR, Tenant, record, register_model
+from tests.factories import Tenant, over_budget_model, record, webhook
+from tests.stub_server import StubServer
 
 SLACK_PATH = "/services/T0SECRET/B0SECRET/slackSecretToken123"
 ROUTING_KEY = "pdRoutingKeySecret0123456789"
 
 
-class Sink:
-    """Every channel's endpoint: answers 500 once (so errors are logged), then 200."""
-
-    def __init__(self) -> None:
-        outer = self
-        self.calls = 0
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["content-length"]))
-                outer.calls += 1
-                self.send_response(500 if outer.calls == 1 else 200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def test_no_secret_is_ever_logged(
     settings: Settings, tenant: Tenant, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sink = Sink()
+    # Every channel's endpoint: 500 once (so a failure is logged), then 200.
+    sink = StubServer(lambda n: (500 if n == 1 else 200, {}, b""))
     notify = NotifySettings(
         allowed_networks=["127.0.0.0/8"], backoff_seconds=0.01, max_backoff_seconds=0.01
     )
@@ -61,10 +38,9 @@ def test_no_secret_is_ever_logged(
         # After the app's own configure_logging (its lifespan), then everything.
         configure_logging("json", level=logging.DEBUG)
         caplog.set_level(logging.DEBUG)
-        created = client.post(
+        token = client.post(
             "/v1/keys", json={"name": "ci", "role": "ingest"}, headers=tenant.headers()
-        ).json()
-        token = created["token"]
+        ).json()["token"]
         secrets += [token, token.rsplit("_", 1)[1]]
         wrong = token[:-4] + "AAAA"
         assert (
@@ -72,29 +48,19 @@ def test_no_secret_is_ever_logged(
             == 401
         )
         assert client.get("/v1/models", headers={"X-API-Key": token + "x"}).status_code == 401
-        register_model(client, tenant)
-        client.post(
-            "/v1/predictions",
-            json={"records": [record(i) for i in range(30)]},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        webhook = client.post(
-            "/v1/channels",
-            json={"name": "hook", "kind": "webhook", "url": f"{sink.base}/hook"},
-            headers=tenant.headers(),
-        ).json()
-        secrets.append(webhook["signing_secret"])
-        for channel in (
+        channels = [
+            webhook(f"{sink.base}/hook"),
             {"name": "slack", "kind": "slack", "url": sink.base + SLACK_PATH},
             {"name": "pd", "kind": "pagerduty", "url": f"{sink.base}/pd", "secret": ROUTING_KEY},
-        ):
-            answer = client.post("/v1/channels", json=channel, headers=tenant.headers())
-            assert answer.status_code == 201, answer.text
-        monitor = client.post(
-            "/v1/models/churn/versions/v1/monitors",
-            json=OVER_BUDGET_MONITOR,
-            headers=tenant.headers(),
-        ).json()
+        ]
+        monitor, created = over_budget_model(client, tenant, rows=30, channels=channels)
+        secrets.append(created[0]["signing_secret"])
+        ingested = client.post(
+            "/v1/predictions",
+            json={"records": [record(i) for i in range(30, 40)]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert ingested.status_code == 200, ingested.text
         client.post(f"/v1/monitors/{monitor['id']}/run", headers=tenant.headers())
         with httpx.Client() as http:
             for _ in range(3):

@@ -14,8 +14,8 @@ from backend.config import NotifySettings, Settings
 from backend.db import Database
 from backend.main import create_app
 from backend.notifications.delivery import deliver_due
-from tests.backend.notifications.test_notifications import Flaky
-from tests.factories import OVER_BUDGET_MONITOR, Tenant, record, register_model
+from tests import stub_server
+from tests.factories import Tenant, over_budget_model, webhook
 
 
 def sample(client: TestClient, name: str, **labels: str) -> float:
@@ -30,27 +30,12 @@ def sample(client: TestClient, name: str, **labels: str) -> float:
 def test_checks_alerts_and_notifications_are_measured(
     settings: Settings, tenant: Tenant, database: Database
 ) -> None:
-    flaky = Flaky()  # answers 503, then 204
+    flaky = stub_server.flaky()  # answers 503, then 204
     # One attempt: the 503 fails the notification, so none of this test's stays queued
     # for another test's delivery run.
     notify = NotifySettings(allowed_networks=["127.0.0.0/8"], max_attempts=1)
     with TestClient(create_app(settings.model_copy(update={"notify": notify}))) as client:
-        register_model(client, tenant)
-        client.post(
-            "/v1/predictions",
-            json={"records": [record(i) for i in range(50)]},
-            headers=tenant.headers(),
-        )
-        client.post(
-            "/v1/channels",
-            json={"name": "hook", "kind": "webhook", "url": flaky.url},
-            headers=tenant.headers(),
-        )
-        monitor = client.post(
-            "/v1/models/churn/versions/v1/monitors",
-            json=OVER_BUDGET_MONITOR,
-            headers=tenant.headers(),
-        ).json()
+        monitor, _ = over_budget_model(client, tenant, channels=[webhook(flaky.url)])
         severity = monitor["severity"]
         runs = {"kind": "cost", "status": "alert", "trigger": "manual"}
         before: dict[str, Any] = {

@@ -1,6 +1,4 @@
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,8 +11,8 @@ from backend.models.base import utcnow
 from backend.notifications import signing
 from backend.notifications.delivery import build_request, deliver_due
 from backend.notifications.outbound import BlockedDestination, check_url
-from tests.backend.auth.test_authorization import OVER_BUDGET_MONITOR
-from tests.factories import record, register_model
+from tests import stub_server
+from tests.factories import over_budget_model, webhook
 
 ALERT = {
     "id": 42,
@@ -116,53 +114,14 @@ def test_the_api_refuses_a_webhook_to_the_metadata_service(client, tenant):
     assert "internal address" in response.json()["detail"]
 
 
-class Flaky:
-    """Answers 503 with Retry-After the first time, then 204."""
-
-    def __init__(self):
-        self.calls = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["content-length"]))
-                outer.calls += 1
-                self.send_response(503 if outer.calls == 1 else 204)
-                if outer.calls == 1:
-                    self.send_header("Retry-After", "30")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def test_retries_back_off_honour_retry_after_and_record_every_attempt(settings, tenant, database):
     import httpx
 
-    flaky = Flaky()
+    flaky = stub_server.flaky()
     notify = NotifySettings(allowed_networks=["127.0.0.0/8"])
     local = settings.model_copy(update={"notify": notify})
     with TestClient(create_app(local)) as client:
-        register_model(client, tenant)
-        client.post(
-            "/v1/predictions",
-            json={"records": [record(i) for i in range(50)]},
-            headers=tenant.headers(),
-        )
-        client.post(
-            "/v1/channels",
-            json={"name": "hook", "kind": "webhook", "url": flaky.url},
-            headers=tenant.headers(),
-        )
-        monitor = client.post(
-            "/v1/models/churn/versions/v1/monitors",
-            json=OVER_BUDGET_MONITOR,
-            headers=tenant.headers(),
-        ).json()
+        monitor, _ = over_budget_model(client, tenant, channels=[webhook(flaky.url)])
         client.post(f"/v1/monitors/{monitor['id']}/run", headers=tenant.headers())
     with httpx.Client() as http:
         first = deliver_due(database, notify, http)
