@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 
 from benchmarks.common import api_server, bench_database, bootstrap, emit, machine
-from benchmarks.ingest import N_NUMERIC, SENSITIVE, version_schema
+from benchmarks.ingest import N_NUMERIC, SENSITIVE, count_stored, version_schema
 
 
 class TimingTransport(httpx.HTTPTransport):
@@ -90,21 +90,6 @@ def offer(client: Any, index: int, rate: float, seconds: float, pool: list[dict[
         time.sleep(0.005)
 
 
-def count_rows(url: str) -> int:
-    from sqlalchemy import create_engine, func, select
-
-    from backend.models import Prediction
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return int(
-                connection.execute(select(func.count()).select_from(Prediction)).scalar_one()
-            )
-    finally:
-        engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -153,20 +138,20 @@ def main() -> None:
                 logged[index] = offer(clients[index], index, per_client, args.seconds, pool)
 
             threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
-            before = count_rows(database.url)
+            before = count_stored(database.url)
             started = time.perf_counter()
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
             offer_seconds = time.perf_counter() - started
-            during = count_rows(database.url) - before
+            during = count_stored(database.url) - before
             drain_started = time.perf_counter()
             drained = all(client.flush(timeout=args.drain_timeout) for client in clients)
             drain_seconds = time.perf_counter() - drain_started
             for client in clients:
                 client.close()
-            stored = count_rows(database.url) - before
+            stored = count_stored(database.url) - before
             metrics = httpx.get(f"{url}/metrics").text
     offered = sum(logged)
     dropped = sum(client.stats.dropped for client in clients)

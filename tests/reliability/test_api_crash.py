@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -16,6 +17,7 @@ from backend.config import Settings
 from backend.db import Database, get_database
 from backend.main import create_app
 from backend.migrate import upgrade
+from backend.sdk.pipeline import ClientStats
 from benchmarks import pgtemp
 from tests.conftest import TEST_SECRET
 from tests.factories import Tenant, make_tenant, register_model
@@ -39,29 +41,49 @@ def assert_exactly_once(database: Database, tenant: Tenant, acknowledged: int) -
     assert set(ids) == {f"s-{i}" for i in range(STREAM)}
 
 
-def test_api_killed_mid_stream_loses_and_duplicates_nothing(
-    client: TestClient, tenant: Tenant, database: Database, settings: Settings, tmp_path: Path
-) -> None:
-    register_model(client, tenant)
-    api = LiveApi(settings).start()
-    sdk = spooled_client(api.url, tenant.tokens[Role.INGEST], tmp_path / "spool", STREAM + 1)
+def stream_through(
+    fault: Callable[[], None],
+    recover: Callable[[], None],
+    api: LiveApi,
+    database: Database,
+    tenant: Tenant,
+    spool: Path,
+) -> ClientStats:
+    """Streams STREAM predictions with ``fault`` after 30k are stored and ``recover``
+    once the second half is logged; returns the client's final stats."""
+    sdk = spooled_client(api.url, tenant.tokens[Role.INGEST], spool, STREAM + 1)
     try:
         log_range(sdk, 0, STREAM // 2)
-        before_kill = wait_for_rows(database, tenant.project_id, 30_000, timeout=120)
-        api.kill()  # mid-stream: batches in flight are cut, some after their commit
-        assert 0 < before_kill < STREAM // 2
-        log_range(sdk, STREAM // 2, STREAM)  # logged while the API is down
-        assert list((tmp_path / "spool").glob("*.batch.json")), "nothing was spooled"
-        api.start()
+        before = wait_for_rows(database, tenant.project_id, 30_000, timeout=120)
+        assert 0 < before < STREAM // 2
+        fault()
+        log_range(sdk, STREAM // 2, STREAM)
+        recover()
         assert sdk.flush(timeout=600), sdk.stats
     finally:
         sdk.close()
         api.stop()
     stats = sdk.stats
     assert stats.dropped == 0, stats
-    assert stats.retries > 0, "the kill cut no request"
     assert_exactly_once(database, tenant, stats.delivered)
-    assert not list((tmp_path / "spool").glob("*.batch.json"))
+    assert not list(spool.glob("*.batch.json"))
+    return stats
+
+
+def test_api_killed_mid_stream_loses_and_duplicates_nothing(
+    client: TestClient, tenant: Tenant, database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    register_model(client, tenant)
+    api = LiveApi(settings).start()
+    spool = tmp_path / "spool"
+
+    def restart() -> None:  # once the second half is logged while the API is down
+        assert list(spool.glob("*.batch.json")), "nothing was spooled"
+        api.start()
+
+    # kill: mid-stream, batches in flight are cut, some after their commit
+    stats = stream_through(api.kill, restart, api, database, tenant, spool)
+    assert stats.retries > 0, "the kill cut no request"
 
 
 def restart_postgres() -> None:
@@ -86,19 +108,7 @@ def test_postgres_restarted_mid_stream_loses_and_duplicates_nothing(tmp_path: Pa
         with TestClient(create_app(settings)) as http:
             register_model(http, tenant)
         api = LiveApi(settings).start()
-        sdk = spooled_client(api.url, tenant.tokens[Role.INGEST], tmp_path / "spool", STREAM + 1)
-        try:
-            log_range(sdk, 0, STREAM // 2)
-            wait_for_rows(database, tenant.project_id, 30_000, timeout=120)
-            restart_postgres()
-            log_range(sdk, STREAM // 2, STREAM)
-            assert sdk.flush(timeout=600), sdk.stats
-        finally:
-            sdk.close()
-            api.stop()
-        stats = sdk.stats
-        assert stats.dropped == 0, stats
-        assert_exactly_once(database, tenant, stats.delivered)
+        stream_through(restart_postgres, lambda: None, api, database, tenant, tmp_path / "spool")
         assert stored_rows(database, tenant.project_id) == STREAM
     finally:
         database.engine.dispose()
