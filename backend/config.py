@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "verity-development-secret-change-me"
@@ -50,6 +50,28 @@ class CheckSettings(BaseModel):
     # The scheduler serves its Prometheus counters (runs, alerts, deliveries) on this
     # port at /metrics; 0 turns it off.
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Comma-separated monitor kinds this scheduler claims (all when unset): e.g.
+    # "explain" on GPU nodes and "drift,bias,cost" on CPU nodes.
+    kinds: str | None = None
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from detectors.registry import DETECTORS
+
+        named = [kind.strip() for kind in value.split(",") if kind.strip()]
+        unknown = sorted(set(named) - set(DETECTORS))
+        if not named or unknown:
+            raise ValueError(
+                f"kinds must name detector kinds from {sorted(DETECTORS)}; got {value!r}"
+            )
+        return ",".join(named)
+
+    @property
+    def claimed_kinds(self) -> list[str] | None:
+        return self.kinds.split(",") if self.kinds else None
 
 
 class NotifySettings(BaseModel):

@@ -33,3 +33,10 @@ def test_settings_read_the_env_with_nested_groups(monkeypatch):
     settings = Settings()
     assert settings.ingest.max_batch_records == 123
     assert settings.resolved_database_url == "sqlite:///a.db"
+
+
+def test_scheduler_kinds_are_checked_and_split():
+    assert Settings(checks={"kinds": "explain, cost"}).checks.claimed_kinds == ["explain", "cost"]
+    assert Settings().checks.claimed_kinds is None
+    with pytest.raises(ValidationError, match="kinds must name detector kinds"):
+        Settings(checks={"kinds": "gpu"})

@@ -60,6 +60,9 @@ class CheckScheduler:
                 .order_by(Monitor.next_run_at, Monitor.id)
                 .limit(limit)
             )
+            kinds = self.settings.checks.claimed_kinds
+            if kinds is not None:
+                query = query.where(Monitor.kind.in_(kinds))
             if not is_sqlite(self.database.engine):
                 query = query.with_for_update(skip_locked=True)
             claimed = []

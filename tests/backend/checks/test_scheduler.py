@@ -66,3 +66,48 @@ def test_two_schedulers_run_each_check_once(client, tenant, database, settings):
     assert per_monitor == dict.fromkeys(ids, 1)
     # Other tests' monitors may be due too; ours were each run by exactly one process.
     assert sum(ran) >= MONITORS
+
+
+def test_a_scheduler_claims_only_its_kinds(client, tenant, database, settings):
+    """GPU nodes take explain monitors, CPU nodes the rest (VERITY_CHECKS__KINDS)."""
+    from sqlalchemy import update
+
+    from backend.checks.scheduler import CheckScheduler
+    from backend.models import Monitor
+
+    register_model(client, tenant)
+    ids = {}
+    for kind, params in (("cost", {"price_per_1k_predictions": 1.0}), ("drift", {})):
+        created = client.post(
+            "/v1/models/churn/versions/v1/monitors",
+            json={
+                "name": kind,
+                "kind": kind,
+                "params": params,
+                "window": {"duration": "30d"},
+                "schedule": {"every": "1h"},
+            },
+            headers=tenant.headers(),
+        )
+        assert created.status_code == 201, created.text
+        ids[kind] = created.json()["id"]
+    cpu = settings.model_copy(
+        update={"checks": settings.checks.model_copy(update={"kinds": "cost,bias"})}
+    )
+    scheduler = CheckScheduler(cpu, database)
+    claimed = []
+    try:
+        while batch := scheduler.claim_due(limit=100):
+            claimed += [monitor_id for monitor_id, _ in batch]
+        with database.transaction(read_only=True) as session:
+            kinds = set(session.scalars(select(Monitor.kind).where(Monitor.id.in_(claimed))))
+        assert ids["cost"] in claimed and ids["drift"] not in claimed
+        assert kinds <= {"cost", "bias"}
+    finally:
+        # Hand every claim back, as an expired lease would.
+        with database.transaction() as session:
+            session.execute(
+                update(Monitor)
+                .where(Monitor.id.in_(claimed))
+                .values(lease_owner=None, lease_expires_at=None)
+            )
