@@ -201,11 +201,18 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 _FULL = ("database or disk is full", "no space left on device", "could not extend file")
 
 
+def driver_error(exc: Exception) -> Exception:
+    """The driver's exception: SQLAlchemy's wrapper's text carries the statement's
+    parameters, which are payloads (and key digests) that must not reach a log or a
+    response."""
+    return exc.orig if isinstance(exc, DBAPIError) and isinstance(exc.orig, Exception) else exc
+
+
 def classify_database_error(exc: Exception) -> tuple[str, int, str]:
     """(problem slug, Retry-After seconds, detail) for a database that failed."""
-    driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
-    text = str(driver_error).lower()
-    sqlstate = getattr(driver_error, "sqlstate", None) or ""
+    original = driver_error(exc)
+    text = str(original).lower()
+    sqlstate = getattr(original, "sqlstate", None) or ""
     if sqlstate == "53100" or any(marker in text for marker in _FULL):
         return "storage-full", 30, "the database is out of disk space"
     if "database is locked" in text:
@@ -265,11 +272,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _database_down(request: Request, exc: Exception) -> Response:
         reason, retry_after, detail = classify_database_error(exc)
         database_unavailable.labels(reason).inc()
-        # The driver's message only: SQLAlchemy's text carries the statement's
-        # parameters, which are payloads (and key digests) that must not reach logs.
-        driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
         log.error(
-            "request.database_error path=%s reason=%s: %s", request.url.path, reason, driver_error
+            "request.database_error path=%s reason=%s: %s",
+            request.url.path,
+            reason,
+            driver_error(exc),
         )
         return problem(
             503,
@@ -285,8 +292,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     @app.exception_handler(psycopg.DataError)
     async def _unstorable(request: Request, exc: Exception) -> Response:
-        driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
-        reason = str(driver_error).strip().splitlines()[0] if str(driver_error).strip() else ""
+        reason = (str(driver_error(exc)).strip().splitlines() or [""])[0]
         return problem(
             422,
             slug="invalid-input",

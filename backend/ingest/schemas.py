@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -16,13 +17,12 @@ def _utc(value: datetime) -> datetime:
 def _not_a_number(value: Any) -> Any:
     # pydantic reads a number as Unix time; a query parameter documented as an ISO 8601
     # date-time that is "1e9" is far likelier a mistake than an epoch.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError("give an ISO 8601 date-time such as 2026-11-01T00:00:00Z, not a number")
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             float(value)
-        except ValueError:
-            return value
+            numeric = True
+    if numeric:
         raise ValueError("give an ISO 8601 date-time such as 2026-11-01T00:00:00Z, not a number")
     return value
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, Select, and_, delete, exists, select
+from sqlalchemy import CursorResult, Select, and_, delete, exists, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from backend import metrics
 from backend.audit import service as audit_service
@@ -81,8 +82,10 @@ def protected_windows(database: Database) -> dict[int, list[tuple[datetime, date
     return ranges
 
 
-def _drain(database: Database, statement: Delete) -> int:
-    """Runs a batch ``DELETE`` in its own transaction until it deletes nothing."""
+def _drain(database: Database, key: InstrumentedAttribute[int], chosen: Select[tuple[int]]) -> int:
+    """Deletes the rows whose ``key`` is ``chosen`` (a batch-sized ``LIMIT`` query), a
+    batch per transaction, until none is left; the number deleted."""
+    statement = delete(key.class_).where(key.in_(chosen))
     total = 0
     while True:
         with database.transaction() as session:
@@ -149,8 +152,7 @@ def _purge_predictions(
             .where(InferenceHalf.model_version_id == version_id, InferenceHalf.received_at < cutoff)
             .limit(batch)
         )
-        statement = delete(InferenceHalf).where(InferenceHalf.id.in_(halves))
-        purge.add(project_id, "inference_half", _drain(database, statement))
+        purge.add(project_id, "inference_half", _drain(database, InferenceHalf.id, halves))
     for project_id in projects:
         # Labels that never met a prediction (one may come before its prediction).
         orphaned = (
@@ -165,8 +167,7 @@ def _purge_predictions(
             )
             .limit(batch)
         )
-        statement = delete(Label).where(Label.id.in_(orphaned))
-        purge.add(project_id, "label", _drain(database, statement))
+        purge.add(project_id, "label", _drain(database, Label.id, orphaned))
 
 
 def _purge_audit_payloads(
@@ -183,8 +184,7 @@ def _purge_audit_payloads(
             .where(AuditEvent.project_id == project_id, AuditEvent.occurred_at < cutoff)
             .limit(settings.batch_rows)
         )
-        statement = delete(AuditPayload).where(AuditPayload.audit_event_id.in_(old))
-        purge.add(project_id, "audit_payload", _drain(database, statement))
+        purge.add(project_id, "audit_payload", _drain(database, AuditPayload.audit_event_id, old))
 
 
 def run_retention(
@@ -219,9 +219,7 @@ def run_retention(
         )
         .limit(settings.batch_rows)
     )
-    purge.idempotency_records = _drain(
-        database, delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(replies))
-    )
+    purge.idempotency_records = _drain(database, IdempotencyRecord.id, replies)
     metrics.retention_deleted_rows.labels("idempotency_record").inc(purge.idempotency_records)
     for project_id, tables in purge.by_project.items():
         with database.transaction() as session:

@@ -5,9 +5,10 @@ import re
 import subprocess
 import sys
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from backend.models import CheckRun
+from backend.checks.scheduler import CheckScheduler
+from backend.models import CheckRun, Monitor
 from tests.factories import record, register_model
 
 MONITORS = 12
@@ -70,11 +71,6 @@ def test_two_schedulers_run_each_check_once(client, tenant, database, settings):
 
 def test_a_scheduler_claims_only_its_kinds(client, tenant, database, settings):
     """GPU nodes take explain monitors, CPU nodes the rest (VERITY_CHECKS__KINDS)."""
-    from sqlalchemy import update
-
-    from backend.checks.scheduler import CheckScheduler
-    from backend.models import Monitor
-
     register_model(client, tenant)
     ids = {}
     for kind, params in (("cost", {"price_per_1k_predictions": 1.0}), ("drift", {})):
