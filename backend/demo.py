@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
+
+from backend import clock
 
 MODEL = "credit-risk"
 VERSION = "1"
@@ -219,7 +221,7 @@ def run_demo(
         201,
     )
 
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     start = now - timedelta(hours=24)
     drifted = rows // 4
     traffic = pd.concat(

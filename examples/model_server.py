@@ -16,6 +16,7 @@ this for the demo's "loans" model): features age, income, debt (numeric) and reg
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,6 +86,12 @@ def predict(
         applicant.model_dump(), decision, score=probabilities[1], probabilities=probabilities
     )
     return {"decision": decision, "p_approve": probabilities[1], "event_id": event_id}
+
+
+@app.get("/verity/stats")
+def verity_stats() -> dict[str, Any]:
+    """What the SDK counted: sent, retried, dropped (for the server's own monitoring)."""
+    return dataclasses.asdict(verity.stats)  # verity
 
 
 @app.post("/feedback")

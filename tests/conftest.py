@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from backend import clock
+from backend.clock import ManualClock, use_clock
 from backend.config import Settings
 from backend.db import Database, get_database, reset_databases
 from backend.main import create_app
@@ -66,3 +68,12 @@ def tenant(database: Database, settings: Settings) -> Tenant:
 @pytest.fixture
 def other_tenant(database: Database, settings: Settings) -> Tenant:
     return make_tenant(database, settings)
+
+
+@pytest.fixture
+def manual_clock() -> Iterator[ManualClock]:
+    """The control plane's clock, standing still at the real time until the test
+    moves it; the code under test (in this process) reads the same clock."""
+    with use_clock(ManualClock(clock.now())) as installed:
+        assert isinstance(installed, ManualClock)
+        yield installed

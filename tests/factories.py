@@ -6,7 +6,6 @@ import io
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -19,6 +18,7 @@ from backend.auth.schemas import ApiKeyCreate
 from backend.config import Settings
 from backend.db import Database
 from backend.models import AuditEvent, Label, Prediction
+from tests.support.timeline import at, window
 
 
 @dataclass
@@ -87,7 +87,7 @@ def record(
         "event_id": f"evt-{i}",
         "model": model,
         "version": version,
-        "occurred_at": (datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=i)).isoformat(),
+        "occurred_at": at(i).isoformat(),
         "features": {"f_num_a": float(i), "f_num_b": i * 0.5, "color": "red", "group": "g1"},
         "prediction": i % 2,
         "score": 0.9 if i % 2 else 0.1,
@@ -128,12 +128,12 @@ def tiny_torchscript(n_inputs: int = 3) -> bytes:
     return buffer.getvalue()
 
 
-# A cost monitor over the factory records' day whose tiny budget raises an alert.
+# A cost monitor over the factory records' day (DAY0) whose tiny budget raises an alert.
 OVER_BUDGET_MONITOR = {
     "name": "cost",
     "kind": "cost",
     "params": {"price_per_1k_predictions": 1000, "budget": 0.001, "budget_period": "day"},
-    "window": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
+    "window": window(at(0), at(days=1)),
     "schedule": {"every": "1h"},
     "alert_on": "alert",
 }
@@ -142,7 +142,7 @@ OVER_BUDGET_MONITOR = {
 def over_budget_model(
     client: TestClient, tenant: Tenant, *, rows: int = 50, channels: Sequence[dict[str, Any]] = ()
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The churn model with ``rows`` predictions on 2026-11-01, the given notification
+    """The churn model with ``rows`` predictions on DAY0 (one a minute), the given notification
     channels and OVER_BUDGET_MONITOR, whose run opens an alert. Returns the monitor
     and the created channels."""
     register_model(client, tenant)

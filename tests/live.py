@@ -4,13 +4,17 @@ SDK's clients, and faults such as the control plane stopping mid-stream."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from typing import Any
+
+import httpx
 
 from backend.cli import api_command
 from backend.config import Settings
 from backend.readiness import wait_until_ready
 from benchmarks.common import free_port
+from tests.support.waiting import wait_until
 
 
 class LiveApi:
@@ -35,6 +39,29 @@ class LiveApi:
         self.process = subprocess.Popen(api_command("127.0.0.1", self.port, 1, quiet=True), env=env)
         wait_until_ready(self.url, self.process)
         return self
+
+    def metric(self, name: str) -> float:
+        """A sample without labels from this process's /metrics."""
+        for line in httpx.get(f"{self.url}/metrics", timeout=10).text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"no {name} in /metrics")
+
+    def wait_in_flight(self, requests: int, timeout: float = 30) -> None:
+        """Until the API counts ``requests`` requests in flight (admitted, answer not
+        yet sent): the request a test holds open has reached the application."""
+        wait_until(
+            lambda: self.metric("verity_http_in_flight_requests") >= requests,
+            timeout=timeout,
+            what=f"{requests} request(s) in flight",
+        )
+
+    def refuses_connections(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return False
+        except OSError:
+            return True
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, no lifespan exit, requests cut mid-way."""

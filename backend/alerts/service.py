@@ -10,14 +10,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import metrics
+from backend import clock, metrics
 from backend.alerts.schemas import AlertRead
 from backend.audit import service as audit_service
 from backend.auth.actor import Actor
 from backend.checks.causes import ERROR_CAUSE, Cause
 from backend.errors import Conflict, NotFound
 from backend.models import Alert, CheckRun, Model, ModelVersion, Monitor
-from backend.models.base import utcnow
 from backend.monitors.repository import names
 from backend.notifications import outbox
 
@@ -55,7 +54,7 @@ def apply_run(
 ) -> dict[str, list[int]]:
     """Open or refresh an alert per cause; when the run ``clears`` (it completed),
     resolve the monitor's unresolved alerts whose cause it no longer shows."""
-    now = utcnow()
+    now = clock.now()
     existing = {a.cause: a for a in unresolved(session, monitor.id)}
     changes: dict[str, list[int]] = {"opened": [], "updated": [], "resolved": []}
     for cause in found:
@@ -120,7 +119,7 @@ def acknowledge(session: Session, *, actor: Actor, alert_id: int, comment: str) 
     alert = get(session, actor=actor, alert_id=alert_id)
     if alert.state != "open":
         raise Conflict(f"alert {alert_id} is {alert.state}; only an open alert is acknowledged")
-    now = utcnow()
+    now = clock.now()
     alert.state = "acknowledged"
     alert.acknowledged_at = now
     alert.acknowledged_by = actor.label
@@ -138,7 +137,7 @@ def resolve(session: Session, *, actor: Actor, alert_id: int, comment: str) -> A
     alert = get(session, actor=actor, alert_id=alert_id)
     if alert.state == "resolved":
         raise Conflict(f"alert {alert_id} is resolved already")
-    now = utcnow()
+    now = clock.now()
     alert.state = "resolved"
     alert.resolved_at = now
     alert.resolved_by = actor.label

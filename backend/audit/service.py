@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.audit import repository
 from backend.audit.chain import (
     GENESIS_HASH,
@@ -20,7 +21,6 @@ from backend.audit.chain import (
     verify_chain,
 )
 from backend.models import AuditEvent
-from backend.models.base import utcnow
 
 
 def append(
@@ -46,7 +46,7 @@ def append(
         actor=actor,
         action=action,
         subject=subject,
-        occurred_at=utcnow(),
+        occurred_at=clock.now(),
         payload_sha256=sha256_hex(body),
         prev_hash=previous.hash if previous else GENESIS_HASH,
         hash="",

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.audit import service as audit_service
 from backend.auth import repository
 from backend.auth.actor import Actor
@@ -14,7 +15,6 @@ from backend.auth.schemas import ApiKeyCreate
 from backend.auth.tokens import new_token, parse_token, secret_hmac, secret_matches
 from backend.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from backend.models import ApiKey, Project
-from backend.models.base import utcnow
 
 log = logging.getLogger("verity.auth")
 
@@ -32,7 +32,7 @@ def authenticate(session: Session, *, raw_token: str, server_secret: str) -> Act
     key = repository.get_key_by_prefix(session, token.prefix)
     if key is None or not secret_matches(server_secret, token.secret, key.secret_hmac):
         raise _refuse("unknown", token.prefix, "unknown API key")
-    now = utcnow()
+    now = clock.now()
     if key.revoked_at is not None:
         raise _refuse("revoked", token.prefix, "this API key has been revoked")
     if key.expires_at is not None and key.expires_at <= now:
@@ -66,7 +66,7 @@ def get_or_create_project(session: Session, *, name: str, actor_label: str) -> P
 def create_key(
     session: Session, *, actor: Actor, key_in: ApiKeyCreate, server_secret: str
 ) -> tuple[ApiKey, str]:
-    now = utcnow()
+    now = clock.now()
     expires_at = key_in.expires_at
     if key_in.expires_in_days is not None:
         expires_at = now + timedelta(days=key_in.expires_in_days)
@@ -110,7 +110,7 @@ def revoke_key(session: Session, *, actor: Actor, key_id: int) -> ApiKey:
         raise NotFound(f"no API key with id {key_id} in this project")
     if key.revoked_at is not None:
         raise Conflict(f"API key {key.prefix} is already revoked")
-    key.revoked_at = utcnow()
+    key.revoked_at = clock.now()
     session.flush()
     audit_service.append(
         session,

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.audit import service as audit_service
 from backend.audit.chain import sha256_hex
 from backend.auth.actor import Actor
@@ -15,7 +16,6 @@ from backend.catalog.schemas import ModelCreate, Task, VersionCreate
 from backend.catalog.storage import ArtifactStore
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import Model, ModelVersion, ReferenceDataset
-from backend.models.base import utcnow
 
 
 def create_model(session: Session, *, actor: Actor, model_in: ModelCreate) -> Model:
@@ -178,7 +178,7 @@ def upload_artifact(
     version.artifact_sha256 = digest
     version.artifact_path = relative
     version.artifact_size = len(data)
-    version.artifact_uploaded_at = utcnow()
+    version.artifact_uploaded_at = clock.now()
     session.flush()
     audit_service.append(
         session,

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from backend import clock
 from backend.auth.dependencies import MonitorReader, PredictionReader
 from backend.checks import service
 from backend.checks.explanation import PredictionExplanation, explain_prediction
@@ -14,7 +15,6 @@ from backend.db import ReadSession
 from backend.errors import InvalidInput
 from backend.http import JsonRoute
 from backend.ingest.schemas import QueryDateTime
-from backend.models.base import utcnow
 
 router = APIRouter(prefix="/v1", tags=["checks"], route_class=JsonRoute)
 
@@ -35,7 +35,7 @@ def model_volume(
     bucket: Bucket = "hour",
 ) -> Volume:
     """Predictions, labels and mean latency per hour or day and version."""
-    end = end or utcnow()
+    end = end or clock.now()
     start = start or end - timedelta(days=7)
     if start >= end:
         raise InvalidInput("start must be before end")

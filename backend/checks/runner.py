@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import metrics, tracing
+from backend import clock, metrics, tracing
 from backend.alerts import service as alerts_service
 from backend.audit import service as audit_service
 from backend.catalog.storage import ArtifactStore
@@ -38,7 +38,6 @@ from backend.checks.windows import (
 from backend.config import Settings
 from backend.db import Database
 from backend.models import CheckRun, ModelVersion, Monitor, ReferenceDataset
-from backend.models.base import utcnow
 from backend.monitors.specs import next_run
 from detectors.base import Result
 from detectors.explain.detector import ExplainDetector
@@ -202,7 +201,7 @@ def _store(
         if outcome.device != "cpu"
         else settings.checks.price_per_cpu_second
     )
-    finished = utcnow()
+    finished = clock.now()
     current = plan.current
     run = CheckRun(
         project_id=monitor.project_id,
@@ -320,7 +319,7 @@ def _execute(
     lease_owner: str | None,
 ) -> tuple[CheckRun | None, bool]:
     store = ArtifactStore(settings.resolved_artifact_dir)
-    started_at = utcnow()
+    started_at = clock.now()
     started = time.perf_counter()
     with database.transaction(read_only=True) as session:
         monitor = session.get(Monitor, monitor_id)
@@ -368,7 +367,7 @@ def _effective_end(monitor: Monitor, window_end: datetime) -> datetime:
 
 
 def _advance_in(session: Session, monitor: Monitor, scheduled: datetime) -> None:
-    now = utcnow()
+    now = clock.now()
     if monitor.window_seconds is None:
         monitor.next_run_at = None  # a fixed window runs once
     else:

@@ -24,12 +24,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from prometheus_client import start_http_server
 from sqlalchemy import or_, select
 
-from backend import metrics
+from backend import clock, metrics
 from backend.checks.runner import execute
 from backend.config import Settings
 from backend.db import Database, get_database, is_sqlite
 from backend.models import Monitor
-from backend.models.base import utcnow
 from backend.notifications.delivery import deliver_due
 from backend.retention.service import run_retention
 from backend.runtime import tune_allocator
@@ -48,7 +47,7 @@ class CheckScheduler:
 
     def claim_due(self, limit: int = 1) -> list[tuple[int, datetime]]:
         with self.database.transaction() as session:
-            now = utcnow()
+            now = clock.now()
             query = (
                 select(Monitor)
                 .where(
@@ -126,6 +125,9 @@ class CheckScheduler:
             timezone="UTC", executors={"default": executor}
         )
         every = self.settings.checks.tick_seconds
+        # APScheduler's own timer decides when to wake; it compares against the wall
+        # clock, so this is a wake-up time, not a business time. What each job
+        # considers "now" comes from backend.clock.
         now = datetime.now().astimezone()
         jobs = (
             (self.tick, every),

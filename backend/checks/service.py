@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.alerts import service as alerts_service
 from backend.auth.actor import Actor
 from backend.catalog import service as catalog_service
@@ -22,7 +23,6 @@ from backend.config import Settings
 from backend.db import Database
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import Alert, CheckRun, ModelVersion, Monitor
-from backend.models.base import utcnow
 from backend.monitors.schemas import BackfillRequest
 from backend.monitors.specs import scheduled_times
 
@@ -30,7 +30,7 @@ from backend.monitors.specs import scheduled_times
 def run_now(
     database: Database, settings: Settings, monitor_id: int, end: datetime | None
 ) -> RunOutcome:
-    run, created = execute(database, settings, monitor_id, end or utcnow(), trigger="manual")
+    run, created = execute(database, settings, monitor_id, end or clock.now(), trigger="manual")
     if run is None:
         raise Conflict("the run could not be stored; try again")
     return RunOutcome(created=created, run=CheckRunRead.model_validate(run))
@@ -39,7 +39,7 @@ def run_now(
 def backfill_ends(monitor: Monitor, spec: BackfillRequest, settings: Settings) -> list[datetime]:
     if monitor.window_seconds is None:
         raise InvalidInput("a fixed-window monitor has one window; run it instead of a backfill")
-    if spec.end > utcnow():
+    if spec.end > clock.now():
         raise InvalidInput(
             "a backfill ends in the past", errors=[{"field": "end", "message": "in the future"}]
         )

@@ -24,13 +24,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.audit import service as audit_service
 from backend.audit.chain import format_time
 from backend.evidence.keys import public_key_base64
 from backend.evidence.pdf import render_summary
 from backend.evidence.verify import AUDIT_CSV, MANIFEST, SIGNATURE, canonical_zip
 from backend.models import Alert, AuditEvent, CheckRun, Model, ModelVersion, Monitor
-from backend.models.base import utcnow
 
 FORMAT = "verity-evidence-pack/1"
 
@@ -234,7 +234,7 @@ def build(
             ],
         ),
     }
-    generated_at = utcnow()
+    generated_at = clock.now()
     facts = {
         "model": model.name,
         "task": model.task,

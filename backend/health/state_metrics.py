@@ -12,9 +12,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from backend import clock
 from backend.db import Database
 from backend.models import Alert, Monitor, Notification
-from backend.models.base import utcnow
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -25,7 +25,7 @@ class DatabaseStateCollector(Collector):
         self.tick_seconds = tick_seconds
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = utcnow()
+        now = clock.now()
         with self.database.transaction(read_only=True) as session:
             alerts = session.execute(
                 select(Alert.state, Alert.severity, func.count())

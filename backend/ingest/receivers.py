@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.auth.actor import Actor
 from backend.auth.dependencies import IngestActor, MonitorReader
 from backend.catalog import repository as catalog_repository
@@ -25,7 +26,6 @@ from backend.http import JsonRoute
 from backend.ingest import oip, service
 from backend.ingest.schemas import IngestResult, PredictionBatch
 from backend.models import InferenceHalf, Model, ModelVersion
-from backend.models.base import utcnow
 
 router = APIRouter(prefix="/v1/ingest", tags=["ingest"], route_class=JsonRoute)
 
@@ -146,7 +146,7 @@ def ingest_oip(
     records: list[dict[str, Any]] = []
     found_model, found_version = _version(read_session, actor, model, version)
     shape = _shape(found_model, found_version)
-    received = utcnow()
+    received = clock.now()
     for i, item in enumerate(items):
         try:
             pair = oip.InferencePair.model_validate(item)
@@ -184,7 +184,7 @@ def _half_of(ce_type: str) -> str:
 
 
 def expire_halves(session: Session, *, project_id: int, ttl_seconds: float) -> int:
-    now = utcnow()
+    now = clock.now()
     result = session.execute(
         update(InferenceHalf)
         .where(
@@ -275,7 +275,7 @@ def ingest_cloudevent(
                     ce_source=headers["ce-source"][:500],
                     ce_time=_ce_time(headers.get("ce-time")),
                     body=body,
-                    received_at=utcnow(),
+                    received_at=clock.now(),
                     state="pending",
                 )
             )
@@ -290,7 +290,7 @@ def ingest_cloudevent(
             _shape(found_model, found_version),
             model=model,
             version=version,
-            occurred_at=partner.ce_time or _ce_time(headers.get("ce-time")) or utcnow(),
+            occurred_at=partner.ce_time or _ce_time(headers.get("ce-time")) or clock.now(),
             output=output,
             threshold=threshold,
         )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.audit import service as audit_service
 from backend.auth.actor import Actor
 from backend.catalog import repository as catalog_repository
@@ -30,7 +31,6 @@ from backend.ingest.validation import (
     normalize_outputs,
 )
 from backend.metrics import duplicate_rows, ingested_rows, rejected_rows
-from backend.models.base import utcnow
 
 
 def _check_batch_size(count: int, limit: int, what: str) -> None:
@@ -65,7 +65,7 @@ def prepare_predictions(
     }
     errors = ErrorList()
     first_index: dict[str, int] = {}
-    received_at = utcnow()
+    received_at = clock.now()
     rows: list[dict[str, Any]] = []
     for index, record in enumerate(records):
         if (seen := first_index.setdefault(record.event_id, index)) != index:
@@ -171,7 +171,7 @@ def prepare_labels(
         version.id: CompiledSchema.of(model, version)
         for model, version in repository.versions_with_models(session, version_of.values())
     }
-    now = utcnow()
+    now = clock.now()
     rows: list[dict[str, Any]] = []
     for index, item in enumerate(labels):
         value: Any = item.label

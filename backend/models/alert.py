@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, JsonValue, UTCDateTime, utcnow
+from backend import clock
+from backend.models.base import Base, JsonValue, UTCDateTime
 
 
 class Alert(Base):
@@ -38,8 +39,8 @@ class Alert(Base):
     first_run_id: Mapped[int] = mapped_column(ForeignKey("check_run.id"))
     last_run_id: Mapped[int] = mapped_column(ForeignKey("check_run.id"))
     run_count: Mapped[int] = mapped_column(Integer, default=1)
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledge_comment: Mapped[str | None] = mapped_column(Text)

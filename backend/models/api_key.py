@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, UTCDateTime, utcnow
+from backend import clock
+from backend.models.base import Base, UTCDateTime
 
 
 class ApiKey(Base):
@@ -18,6 +19,6 @@ class ApiKey(Base):
     # HMAC-SHA256(server secret, key secret) in hex; the secret itself is never stored.
     secret_hmac: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

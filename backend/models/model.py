@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, UTCDateTime, utcnow
+from backend import clock
+from backend.models.base import Base, UTCDateTime
 
 
 class Model(Base):
@@ -17,4 +18,4 @@ class Model(Base):
     name: Mapped[str] = mapped_column(String(200))
     task: Mapped[str] = mapped_column(String(20))
     description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, JsonValue, UTCDateTime, utcnow
+from backend import clock
+from backend.models.base import Base, JsonValue, UTCDateTime
 
 
 class ModelVersion(Base):
@@ -30,4 +31,4 @@ class ModelVersion(Base):
     artifact_path: Mapped[str | None] = mapped_column(String(500))
     artifact_size: Mapped[int | None] = mapped_column(BigInteger)
     artifact_uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, JsonValue, UTCDateTime, utcnow
+from backend import clock
+from backend.models.base import Base, JsonValue, UTCDateTime
 
 
 class Monitor(Base):
@@ -47,5 +48,5 @@ class Monitor(Base):
     # A scheduler's claim on the next run; expires so a killed scheduler's run is retried.
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

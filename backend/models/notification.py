@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, JsonValue, UTCDateTime, utcnow
+from backend import clock
+from backend.models.base import Base, JsonValue, UTCDateTime
 
 
 class Notification(Base):
@@ -26,9 +27,9 @@ class Notification(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JsonValue)
     state: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

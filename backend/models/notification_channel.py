@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, UTCDateTime, utcnow
+from backend import clock
+from backend.models.base import Base, UTCDateTime
 
 
 class NotificationChannel(Base):
@@ -24,4 +25,4 @@ class NotificationChannel(Base):
     secret: Mapped[str | None] = mapped_column(String(200))
     min_severity: Mapped[str] = mapped_column(String(20), default="info")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, JsonValue, UTCDateTime, utcnow
+from backend import clock
+from backend.models.base import Base, JsonValue, UTCDateTime
 
 
 class ReferenceDataset(Base):
@@ -24,4 +25,4 @@ class ReferenceDataset(Base):
     row_count: Mapped[int] = mapped_column(BigInteger)
     columns: Mapped[list[str]] = mapped_column(JsonValue)
     storage_path: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

@@ -7,12 +7,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.audit import service as audit_service
 from backend.auth.actor import Actor
 from backend.catalog import service as catalog_service
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import ModelVersion, Monitor, ReferenceDataset
-from backend.models.base import utcnow
 from backend.monitors import repository
 from backend.monitors.defaults import default_monitors
 from backend.monitors.schemas import (
@@ -116,7 +116,7 @@ def _apply_window(monitor: Monitor, window: WindowSpec) -> None:
 def _apply_schedule(monitor: Monitor, schedule: ScheduleSpec) -> None:
     monitor.schedule_seconds = parse_duration(schedule.every) if schedule.every else None
     monitor.cron = schedule.cron
-    monitor.next_run_at = first_run(monitor.schedule_seconds, monitor.cron, utcnow())
+    monitor.next_run_at = first_run(monitor.schedule_seconds, monitor.cron, clock.now())
 
 
 def _audit(session: Session, actor: Actor, action: str, monitor: Monitor) -> None:
@@ -221,9 +221,9 @@ def update(session: Session, *, actor: Actor, monitor_id: int, spec: MonitorUpda
         monitor.alert_on = spec.alert_on
     if spec.enabled is not None:
         if spec.enabled and not monitor.enabled and monitor.next_run_at is None:
-            monitor.next_run_at = first_run(monitor.schedule_seconds, monitor.cron, utcnow())
+            monitor.next_run_at = first_run(monitor.schedule_seconds, monitor.cron, clock.now())
         monitor.enabled = spec.enabled
-    monitor.updated_at = utcnow()
+    monitor.updated_at = clock.now()
     session.flush()
     _audit(session, actor, "monitor.update", monitor)
     return monitor

@@ -20,11 +20,10 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import metrics
+from backend import clock, metrics
 from backend.config import NotifySettings
 from backend.db import Database, is_sqlite
 from backend.models import Notification, NotificationAttempt, NotificationChannel
-from backend.models.base import utcnow
 from backend.notifications import signing
 from backend.notifications.outbound import BlockedDestination, check_url
 
@@ -133,7 +132,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 def claim_due(database: Database, settings: NotifySettings, limit: int) -> list[int]:
     with database.transaction() as session:
-        now = utcnow()
+        now = clock.now()
         query = (
             select(Notification)
             .where(Notification.state == "pending", Notification.next_attempt_at <= now)
@@ -160,7 +159,7 @@ def _record(
     retryable: bool,
     retry_after: float | None,
 ) -> None:
-    now = utcnow()
+    now = clock.now()
     notification.attempts += 1
     session.add(
         NotificationAttempt(
@@ -193,7 +192,7 @@ def deliver_one(
         assert notification is not None
         channel = session.get(NotificationChannel, notification.channel_id)
         assert channel is not None
-        request = build_request(channel, notification, settings, int(time.time()))
+        request = build_request(channel, notification, settings, int(clock.now().timestamp()))
         channel_kind = channel.kind
     status_code: int | None = None
     error: str | None = None

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.models import Alert, Monitor, Notification, NotificationChannel
-from backend.models.base import utcnow
 from backend.monitors.repository import names
 from backend.monitors.schemas import SEVERITY_ORDER
 
@@ -62,7 +62,7 @@ def enqueue(session: Session, alert: Alert, event: str) -> list[Notification]:
             payload=payload,
             state="pending",
             attempts=0,
-            next_attempt_at=utcnow(),
+            next_attempt_at=clock.now(),
         )
         session.add(notification)
         queued.append(notification)

@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Select, and_, delete, exists, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from backend import metrics
+from backend import clock, metrics
 from backend.audit import service as audit_service
 from backend.config import RetentionSettings
 from backend.db import Database
@@ -36,7 +36,6 @@ from backend.models import (
     Prediction,
     Project,
 )
-from backend.models.base import utcnow
 
 logger = logging.getLogger(__name__)
 ACTOR = "verity:retention"
@@ -195,7 +194,7 @@ def run_retention(
     projects: Collection[int] | None = None,
 ) -> Purge:
     """One pass over every project (or the ``projects`` given)."""
-    now = now or utcnow()
+    now = now or clock.now()
     purge = Purge(now)
     with database.transaction(read_only=True) as session:
         query = select(Project.id).order_by(Project.id)

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from backend import clock
 from backend.auth.roles import Role
 from backend.checks.scheduler import CheckScheduler
 from backend.config import Settings
 from backend.db import Database
-from backend.models.base import utcnow
 from backend.monitors.specs import floor_time
 from tests.backend.checks.test_end_to_end import FEATURES, VERSION, frame
 from tests.factories import Tenant, make_tenant, tiny_torchscript
@@ -53,7 +53,7 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
         headers={**admin, "Content-Type": "text/csv"},
     ).raise_for_status()
     traffic = frame(2000, rng, shift=1.0, unfair=0.35)
-    end = floor_time(utcnow(), 3600)
+    end = floor_time(clock.now(), 3600)
     records = [
         {
             "event_id": f"dash-{i}",

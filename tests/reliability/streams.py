@@ -4,7 +4,6 @@ database holds of it."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -13,8 +12,7 @@ from backend.db import Database
 from backend.models import Prediction
 from backend.sdk.client import VerityClient
 from backend.sdk.transport import Backoff
-
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
+from tests.support.timeline import at
 
 
 def spooled_client(
@@ -39,7 +37,7 @@ def log_range(client: VerityClient, start: int, stop: int) -> None:
             {"f_num_a": float(i), "f_num_b": i * 0.5, "color": "red", "group": "g1"},
             i % 2,
             event_id=f"s-{i}",
-            occurred_at=T0 + timedelta(seconds=i),
+            occurred_at=at(seconds=i),
         )
 
 

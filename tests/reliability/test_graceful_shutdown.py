@@ -21,6 +21,7 @@ from tests.factories import Tenant, record, register_model
 from tests.live import LiveApi
 from tests.reliability.streams import stored_rows
 from tests.reliability.test_scheduler_crash import create_monitors, start_scheduler
+from tests.support.waiting import wait_until
 
 
 def test_the_api_finishes_the_batch_in_flight(
@@ -54,9 +55,10 @@ def test_the_api_finishes_the_batch_in_flight(
     sender.start()
     try:
         assert started.wait(10)
-        time.sleep(0.2)
-        api.process.send_signal(signal.SIGTERM)  # half the body is in
-        time.sleep(0.5)
+        api.wait_in_flight(1)  # half the body is sent and the request is in the app
+        api.process.send_signal(signal.SIGTERM)
+        # Shutting down: the listening socket is closed, no new connection is taken.
+        wait_until(api.refuses_connections, timeout=30, what="the API to stop listening")
         assert api.process.poll() is None, "exited with a request in flight"
         release.set()
         sender.join(30)

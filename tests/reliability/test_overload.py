@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,13 +28,6 @@ def slow_body(started: threading.Event, release: threading.Event) -> Iterator[by
     started.set()
     release.wait(30)
     yield json.dumps(record(0)).encode() + b"]}"
-
-
-def metric(url: str, name: str) -> float:
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"no {name} in /metrics")
 
 
 def test_past_the_limit_the_api_sheds_with_retry_after(
@@ -65,7 +57,7 @@ def test_past_the_limit_the_api_sheds_with_retry_after(
     holder.start()
     try:
         assert started.wait(10)
-        time.sleep(0.2)  # the first body chunk is in: the request is in flight
+        api.wait_in_flight(1)
         shed = httpx.post(
             f"{api.url}/v1/predictions",
             json={"records": [record(1)]},
@@ -77,7 +69,7 @@ def test_past_the_limit_the_api_sheds_with_retry_after(
         assert shed.headers["content-type"] == "application/problem+json"
         assert shed.json()["type"].endswith("/overloaded")
         assert httpx.get(f"{api.url}/healthz").status_code == 200  # probes are never shed
-        assert metric(api.url, "verity_http_shed_requests_total") == 1
+        assert api.metric("verity_http_shed_requests_total") == 1
         release.set()
         holder.join(30)
         assert answers[0].status_code == 200, answers[0].text
@@ -116,7 +108,7 @@ def test_clients_that_back_off_get_everything_stored(
             thread.join()
         for sdk in sdks:
             assert sdk.flush(timeout=300), sdk.stats
-        shed = metric(api.url, "verity_http_shed_requests_total")
+        shed = api.metric("verity_http_shed_requests_total")
         errors = [
             line
             for line in httpx.get(f"{api.url}/metrics").text.splitlines()

@@ -20,6 +20,7 @@ from backend.config import Settings
 from backend.db import Database
 from backend.models import AuditEvent, CheckRun, Monitor
 from tests.factories import Tenant, record, register_model
+from tests.support.timeline import at, window
 
 MONITORS = 30
 LEASE_SECONDS = 10
@@ -42,11 +43,7 @@ def create_monitors(client: TestClient, tenant: Tenant) -> list[int]:
                 "name": f"drift-{i}",
                 "kind": "drift",
                 "window": {"duration": "30d"},
-                "reference": {
-                    "kind": "window",
-                    "start": "2026-11-01T00:00Z",
-                    "end": "2026-11-01T12:00Z",
-                },
+                "reference": {"kind": "window", **window(at(0), at(hours=12))},
                 "schedule": {"every": "1h"},
             },
             headers=tenant.headers(),

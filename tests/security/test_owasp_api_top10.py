@@ -52,6 +52,7 @@ from tests.factories import (
     webhook,
 )
 from tests.stub_server import StubServer
+from tests.support.timeline import at, window
 
 # --- API2 ----------------------------------------------------------------------------
 
@@ -166,7 +167,7 @@ def test_a_backfill_is_bounded(client: TestClient, tenant: Tenant) -> None:
     ).json()
     answer = client.post(
         f"/v1/monitors/{monitor['id']}/backfill",
-        json={"start": "2020-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
+        json=window(at(days=-2000), at(0)),
         headers=tenant.headers(),
     )
     assert answer.status_code == 422
@@ -180,7 +181,7 @@ def test_evidence_export_is_for_compliance_and_audited(
     client: TestClient, tenant: Tenant, database: Database
 ) -> None:
     register_model(client, tenant)
-    body = {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"}
+    body = window(at(0), at(days=1))
     path = "/v1/models/churn/versions/v1/evidence"
     for role in (Role.INGEST, Role.VIEWER):
         assert client.post(path, json=body, headers=tenant.headers(role)).status_code == 403

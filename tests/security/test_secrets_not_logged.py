@@ -20,6 +20,7 @@ from backend.notifications.delivery import deliver_due
 from backend.observability import configure_logging
 from tests.factories import Tenant, over_budget_model, record, webhook
 from tests.stub_server import StubServer
+from tests.support.timeline import at, window
 
 SLACK_PATH = "/services/T0SECRET/B0SECRET/slackSecretToken123"
 ROUTING_KEY = "pdRoutingKeySecret0123456789"
@@ -68,7 +69,7 @@ def test_no_secret_is_ever_logged(
         assert sink.calls >= 3
         pack = client.post(
             "/v1/models/churn/versions/v1/evidence",
-            json={"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
+            json=window(at(0), at(days=1)),
             headers=tenant.headers(),
         )
         assert pack.status_code == 200

@@ -1,11 +1,11 @@
 """Every route × every role, own project and another project's."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 
+from backend import clock
 from backend.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from backend.main import create_app
 from backend.models import ApiKey
@@ -17,6 +17,7 @@ from tests.factories import (
     register_model,
     tiny_torchscript,
 )
+from tests.support.timeline import at, window
 
 P = Permission
 ENDPOINTS = [
@@ -149,10 +150,7 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
             "/v1/predictions": {"records": [record(100)]},
             "/v1/labels": {"labels": [{"event_id": "evt-1", "label": 1}]},
             "/v1/ingest/oip/{model}/versions/{version}": OIP_PAIR,
-            "/v1/models/{model}/versions/{version}/evidence": {
-                "start": "2026-11-01T00:00:00Z",
-                "end": "2026-11-02T00:00:00Z",
-            },
+            "/v1/models/{model}/versions/{version}/evidence": window(at(0), at(days=1)),
             "/v1/keys": {"name": "k", "role": "viewer"},
             "/v1/keys/{key_id}/revoke": None,
             "/v1/models/{model}/versions/{version}/monitors": {
@@ -161,10 +159,7 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
             },
             "/v1/models/{model}/versions/{version}/monitors:default": None,
             "/v1/monitors/{monitor_id}/run": None,
-            "/v1/monitors/{monitor_id}/backfill": {
-                "start": "2026-11-01T00:00:00Z",
-                "end": "2026-11-01T02:00:00Z",
-            },
+            "/v1/monitors/{monitor_id}/backfill": window(at(0), at(hours=2)),
             "/v1/alerts/{alert_id}/acknowledge": {"comment": "looking"},
             "/v1/alerts/{alert_id}/resolve": {"comment": "fixed"},
             "/v1/channels": {
@@ -279,7 +274,7 @@ def test_wrong_secret_with_a_real_prefix_is_401(client, tenant):
     )
 
 
-def test_expired_and_revoked_keys_are_401(client, database, tenant):
+def test_expired_and_revoked_keys_are_401(client, tenant, manual_clock):
     created = client.post(
         "/v1/keys",
         json={"name": "temp", "role": "viewer", "expires_in_days": 1},
@@ -289,12 +284,9 @@ def test_expired_and_revoked_keys_are_401(client, database, tenant):
     token = created.json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/v1/models", headers=headers).status_code == 200
-    with database.transaction() as session:
-        session.execute(
-            update(ApiKey)
-            .where(ApiKey.id == created.json()["id"])
-            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
-        )
+    manual_clock.advance(timedelta(days=1) - timedelta(seconds=1))
+    assert client.get("/v1/models", headers=headers).status_code == 200
+    manual_clock.advance(timedelta(seconds=1))
     response = client.get("/v1/models", headers=headers)
     assert response.status_code == 401 and "expired" in response.json()["detail"]
 
@@ -329,7 +321,7 @@ def test_keys_are_stored_as_hmac_only(client, database, tenant):
 
 
 def test_key_creation_validation(client, tenant):
-    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    past = (clock.now() - timedelta(days=1)).isoformat()
     assert (
         client.post(
             "/v1/keys",

@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
+from backend import clock
 from backend.checks.scheduler import CheckScheduler
 from backend.cli import app as cli
 from backend.config import NotifySettings, get_settings
 from backend.main import create_app
 from backend.models import CheckRun
-from backend.models.base import utcnow
 from backend.monitors.specs import floor_time
 from backend.notifications import signing
 from tests.factories import tiny_torchscript
@@ -115,7 +115,7 @@ def test_scheduled_checks_alert_notify_and_are_audited(e2e, tenant, database, mo
     # Traffic over the six hours before the last complete hour: x2 shifted, group B
     # selected far less often.
     traffic = frame(3000, rng, shift=1.0, unfair=0.35)
-    end = floor_time(utcnow(), 3600)
+    end = floor_time(clock.now(), 3600)
     records = [
         {
             "event_id": f"e2e-{i}",

@@ -7,12 +7,13 @@ from fastapi.testclient import TestClient
 
 from backend.auth.roles import Role
 from tests.factories import Tenant, record, register_model, tiny_torchscript
+from tests.support.timeline import at, iso, window
 
 
 def setup_model(client: TestClient, tenant: Tenant) -> None:
     register_model(client, tenant)
     admin = tenant.headers()
-    records = [record(i) for i in range(150)]  # one a minute from 2026-11-01 00:00
+    records = [record(i) for i in range(150)]  # one a minute from DAY0 00:00
     assert (
         client.post("/v1/predictions", json={"records": records}, headers=admin).status_code == 200
     )
@@ -30,25 +31,28 @@ def test_whoami_names_role_and_permissions(client, tenant):
 def test_volume_is_counted_per_bucket(client, tenant):
     setup_model(client, tenant)
     hourly = client.get(
-        "/v1/models/churn/volume?start=2026-11-01T00:00:00Z&end=2026-11-02T00:00:00Z",
+        "/v1/models/churn/volume",
+        params=window(at(0), at(days=1)),
         headers=tenant.headers(Role.VIEWER),
     )
     assert hourly.status_code == 200, hourly.text
     points = hourly.json()["points"]
     assert [(p["bucket_start"][:16], p["predictions"]) for p in points] == [
-        ("2026-11-01T00:00", 60),
-        ("2026-11-01T01:00", 60),
-        ("2026-11-01T02:00", 30),
+        (iso(at(0))[:16], 60),
+        (iso(at(hours=1))[:16], 60),
+        (iso(at(hours=2))[:16], 30),
     ]
     assert [p["labeled"] for p in points] == [20, 20, 10]
     assert points[0]["mean_latency_ms"] == 3.5
     daily = client.get(
-        "/v1/models/churn/volume?start=2026-10-01T00:00:00Z&end=2026-12-01T00:00:00Z&bucket=day",
+        "/v1/models/churn/volume",
+        params={**window(at(days=-31), at(days=30)), "bucket": "day"},
         headers=tenant.headers(Role.VIEWER),
     ).json()["points"]
-    assert [(p["bucket_start"][:10], p["predictions"]) for p in daily] == [("2026-11-01", 150)]
+    assert [(p["bucket_start"][:10], p["predictions"]) for p in daily] == [(iso(at(0))[:10], 150)]
     backwards = client.get(
-        "/v1/models/churn/volume?start=2026-11-02T00:00:00Z&end=2026-11-01T00:00:00Z",
+        "/v1/models/churn/volume",
+        params=window(at(days=1), at(0)),
         headers=tenant.headers(Role.VIEWER),
     )
     assert backwards.status_code == 422

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from backend.auth.roles import Role
 from tests.factories import Tenant, record, register_model
+from tests.support.timeline import at, window
 
 
 def drift_monitor(client: TestClient, tenant: Tenant, name: str, report_rows: int) -> int:
@@ -17,7 +18,7 @@ def drift_monitor(client: TestClient, tenant: Tenant, name: str, report_rows: in
             "name": name,
             "kind": "drift",
             "params": {"report_rows": report_rows},
-            "window": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
+            "window": window(at(0), at(days=1)),
             "schedule": {"every": "1d"},
         },
         headers=tenant.headers(),

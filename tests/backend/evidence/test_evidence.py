@@ -21,8 +21,9 @@ from backend.cli import app as cli
 from backend.evidence.pdf import SECTIONS
 from backend.evidence.verify import MANIFEST, SIGNATURE, canonical_zip
 from tests.factories import OVER_BUDGET_MONITOR, Tenant, record, register_model
+from tests.support.timeline import at, window
 
-PERIOD = {"start": "2026-11-01T00:00:00Z", "end": "2026-11-03T00:00:00Z"}
+PERIOD = window(at(0), at(days=2))
 
 
 @pytest.fixture
@@ -52,7 +53,8 @@ def pack(client: TestClient, tenant: Tenant) -> tuple[bytes, str]:
     )
     assert exported.status_code == 200, exported.text
     assert exported.headers["content-type"] == "application/zip"
-    assert "evidence-churn-v1-20261101-20261103.zip" in exported.headers["content-disposition"]
+    name = f"evidence-churn-v1-{at(0):%Y%m%d}-{at(days=2):%Y%m%d}.zip"
+    assert name in exported.headers["content-disposition"]
     key = client.get("/v1/evidence/public-key", headers=tenant.headers(Role.COMPLIANCE)).json()
     return exported.content, key["public_key"]
 

@@ -1,12 +1,14 @@
 import gzip
 import json
 import math
+from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
 
 from backend.auth.roles import Role
 from tests.factories import counts, record, register_model
+from tests.support.timeline import at, iso, window
 
 URL = "/v1/predictions"
 
@@ -67,11 +69,15 @@ def test_idempotency_key_with_another_body_is_422(client, tenant, database, mode
 
 
 def test_naive_timestamps_are_taken_as_utc(client, tenant, model):
-    post(client, tenant, [record(1, occurred_at="2026-11-01T10:00:00")])
-    post(client, tenant, [record(2, occurred_at="2026-11-01T12:00:00+02:00")])
+    ten = at(hours=10)
+    naive = ten.replace(tzinfo=None).isoformat()
+    plus_two = ten.astimezone(timezone(timedelta(hours=2))).isoformat()
+    assert plus_two.endswith("+02:00")
+    post(client, tenant, [record(1, occurred_at=naive)])
+    post(client, tenant, [record(2, occurred_at=plus_two)])
     one = client.get(f"{URL}/evt-1", headers=tenant.headers(Role.VIEWER)).json()
     two = client.get(f"{URL}/evt-2", headers=tenant.headers(Role.VIEWER)).json()
-    assert one["occurred_at"] in ("2026-11-01T10:00:00Z", "2026-11-01T10:00:00+00:00")
+    assert one["occurred_at"] in (iso(ten), ten.isoformat())
     assert two["occurred_at"] == one["occurred_at"]
 
 
@@ -290,12 +296,12 @@ def test_predictions_are_paged_newest_first_and_filtered(client, tenant, model):
         if cursor is None:
             break
     assert seen == [f"evt-{i}" for i in range(24, -1, -1)]
-    window = client.get(
+    in_window = client.get(
         URL,
-        params={"start": "2026-11-01T00:05:00Z", "end": "2026-11-01T00:08:00Z"},
+        params=window(at(5), at(8)),
         headers=tenant.headers(Role.VIEWER),
     ).json()
-    assert [i["event_id"] for i in window["items"]] == ["evt-7", "evt-6", "evt-5"]
+    assert [i["event_id"] for i in in_window["items"]] == ["evt-7", "evt-6", "evt-5"]
     bad = client.get(URL, params={"cursor": "@@@"}, headers=tenant.headers(Role.VIEWER))
     assert bad.status_code == 422
     missing = client.get(f"{URL}/evt-999", headers=tenant.headers(Role.VIEWER))

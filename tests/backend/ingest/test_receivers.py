@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from backend.auth.roles import Role
 from backend.db import Database
 from backend.models import InferenceHalf, Prediction
-from backend.models.base import utcnow
 from tests.factories import register_model
 
 VERSION = {
@@ -184,7 +183,7 @@ def test_cloudevent_halves_join_by_ce_id_in_either_order(client, tenant, databas
     assert left == []
 
 
-def test_a_half_without_partner_expires_and_is_reported(client, tenant, database):
+def test_a_half_without_partner_expires_and_is_reported(client, tenant, database, manual_clock):
     register_model(client, tenant, name="loans", version=VERSION)
     ingest = tenant.headers(Role.INGEST)
     url = "/v1/ingest/cloudevents/loans/versions/v1"
@@ -197,12 +196,7 @@ def test_a_half_without_partner_expires_and_is_reported(client, tenant, database
         "/v1/ingest/cloudevents/unpaired?state=pending", headers=tenant.headers(Role.VIEWER)
     )
     assert [h["ce_id"] for h in pending.json()["items"]] == ["lonely"]
-    with database.transaction() as session:
-        session.execute(
-            update(InferenceHalf)
-            .where(InferenceHalf.project_id == tenant.project_id)
-            .values(received_at=utcnow() - timedelta(hours=1))
-        )
+    manual_clock.advance(timedelta(hours=1))
     report = client.get("/v1/ingest/cloudevents/unpaired", headers=tenant.headers(Role.VIEWER))
     assert report.status_code == 200
     body = report.json()

@@ -2,6 +2,7 @@ import pytest
 
 from backend.auth.roles import Role
 from tests.factories import register_model
+from tests.support.timeline import at, iso, window
 
 BASE = {
     "name": "drift-daily",
@@ -89,7 +90,7 @@ def test_manual_run_and_backfill_never_double_count(client, tenant):
         "schedule": {"every": "1h"},
     }
     monitor = client.post(URL, json=spec, headers=tenant.headers()).json()
-    body = {"start": "2026-11-01T01:00:00Z", "end": "2026-11-01T05:00:00Z"}
+    body = window(at(hours=1), at(hours=5))
     first = client.post(
         f"/v1/monitors/{monitor['id']}/backfill", json=body, headers=tenant.headers()
     )
@@ -112,7 +113,7 @@ def test_manual_run_and_backfill_never_double_count(client, tenant):
     assert run["result"]["current"]["total_cost"] == pytest.approx(60 * 2.0 / 1000)
     manual = client.post(
         f"/v1/monitors/{monitor['id']}/run",
-        json={"end": "2026-11-01T03:00:00Z"},
+        json={"end": iso(at(hours=3))},
         headers=tenant.headers(),
     ).json()
     assert manual["created"] is False  # that window has its run

@@ -1,13 +1,13 @@
 import json
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from backend.config import NotifySettings
 from backend.main import create_app
 from backend.models import Notification, NotificationAttempt, NotificationChannel
-from backend.models.base import utcnow
 from backend.notifications import signing
 from backend.notifications.delivery import build_request, deliver_due
 from backend.notifications.outbound import BlockedDestination, check_url
@@ -114,7 +114,9 @@ def test_the_api_refuses_a_webhook_to_the_metadata_service(client, tenant):
     assert "internal address" in response.json()["detail"]
 
 
-def test_retries_back_off_honour_retry_after_and_record_every_attempt(settings, tenant, database):
+def test_retries_back_off_honour_retry_after_and_record_every_attempt(
+    settings, tenant, database, manual_clock
+):
     import httpx
 
     flaky = stub_server.flaky()
@@ -130,13 +132,11 @@ def test_retries_back_off_honour_retry_after_and_record_every_attempt(settings, 
             pending = session.scalars(
                 select(Notification).where(Notification.project_id == tenant.project_id)
             ).one()
-            wait = (pending.next_attempt_at - utcnow()).total_seconds()
-            assert 25 < wait <= 31  # Retry-After: 30 outweighs the first backoff
-            session.execute(
-                update(Notification)
-                .where(Notification.id == pending.id)
-                .values(next_attempt_at=utcnow())
-            )
+            wait = (pending.next_attempt_at - manual_clock.now()).total_seconds()
+            assert wait == 30  # Retry-After: 30 outweighs the first backoff
+        manual_clock.advance(timedelta(seconds=29))
+        assert deliver_due(database, notify, http) == {}  # not due yet
+        manual_clock.advance(timedelta(seconds=1))
         assert deliver_due(database, notify, http) == {"delivered": 1}
     with database.transaction(read_only=True) as session:
         attempts = session.scalars(

@@ -5,7 +5,7 @@ monitor still needs, audits what it removed, and never breaks the audit chain.""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,17 +13,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import ColumnElement, func, select
 from typer.testing import CliRunner
 
+from backend import clock
 from backend.audit import service as audit_service
 from backend.cli import app as cli
 from backend.config import RetentionSettings, Settings, get_settings
 from backend.db import Database
 from backend.models import AuditEvent, AuditPayload, IdempotencyRecord, Label, Prediction
-from backend.models.base import utcnow
 from backend.retention.service import run_retention
 from tests.factories import Tenant, record, register_model
 
-NOW = utcnow()
-OLD = datetime(2026, 6, 1, tzinfo=UTC)  # far past any 30-day cut-off
+NOW = clock.now()
+OLD = NOW - timedelta(days=200)  # far past any 30-day cut-off
 RECENT = NOW - timedelta(days=2)
 
 

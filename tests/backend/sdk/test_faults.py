@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,17 @@ class ModelServer:
         self.process.send_signal(signal.SIGTERM)
         assert self.process.wait(timeout=60) in (0, -signal.SIGTERM)
 
+    def stats(self) -> dict[str, Any]:
+        answer = httpx.get(f"{self.url}/verity/stats", timeout=5)
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    def wait_for_stats(self, condition: Callable[[dict[str, Any]], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(stats := self.stats()):
+            assert time.monotonic() < deadline, stats
+            time.sleep(0.1)
+
     def predict(self, n: int, start: int) -> list[str]:
         made = []
         with httpx.Client(base_url=self.url, timeout=10) as http:
@@ -130,9 +142,9 @@ def test_outage_and_restarts_lose_and_duplicate_nothing(
         made = server.predict(150, 0)
         control_plane.stop()  # mid-stream: the SDK retries, then spools
         made += server.predict(150, 150)
-        # Long enough for many retries at the 0.5 s backoff cap: with a spool, a batch is
-        # retried for as long as it takes, never dropped.
-        time.sleep(6)
+        # With a spool, a batch is retried for as long as it takes, never dropped: wait
+        # until the client has retried past the 8 attempts a spool-less client gets.
+        server.wait_for_stats(lambda stats: stats["retries"] > 2 * 8, timeout=120)
         server.stop()  # restarted while the control plane is still down
         assert list((tmp_path / "spool").glob("*.batch.json")), "nothing was spooled"
         server.start()

@@ -1,0 +1,1 @@
+"""Helpers the tests share (data factories live in tests/factories.py)."""
