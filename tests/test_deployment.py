@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from backend.config import Settings
 from backend.readiness import wait_until_ready
 from benchmarks.common import free_port
+
+pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -11,12 +11,15 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from backend.auth.roles import Role
 from benchmarks.common import free_port
 from dashboard.app import PAGES
 from tests.dashboard.conftest import Loaded
+
+pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "screenshots"

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from backend.auth.roles import Role
@@ -29,6 +30,8 @@ from tests.reliability.streams import (
     stored_rows,
     wait_for_rows,
 )
+
+pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 
 STREAM = 200_000
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
@@ -18,6 +19,8 @@ from benchmarks.common import free_port
 from tests.conftest import TEST_SECRET
 from tests.factories import make_tenant, record, register_model
 from tests.reliability.streams import stored_ids
+
+pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 
 
 def test_an_unreachable_database_answers_503_and_probes_say_so(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -22,6 +23,8 @@ from tests.live import LiveApi
 from tests.reliability.streams import stored_rows
 from tests.reliability.test_scheduler_crash import create_monitors, start_scheduler
 from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 
 
 def test_the_api_finishes_the_batch_in_flight(

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from backend.auth.roles import Role
@@ -18,6 +19,8 @@ from backend.db import Database
 from tests.factories import Tenant, record, register_model
 from tests.live import LiveApi
 from tests.reliability.streams import log_range, spooled_client, stored_ids
+
+pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 
 CLIENTS = 8
 PER_CLIENT = 5_000

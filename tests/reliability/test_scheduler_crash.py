@@ -12,6 +12,7 @@ import sys
 import time
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -21,6 +22,8 @@ from backend.db import Database
 from backend.models import AuditEvent, CheckRun, Monitor
 from tests.factories import Tenant, record, register_model
 from tests.support.timeline import at, window
+
+pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 
 MONITORS = 30
 LEASE_SECONDS = 10

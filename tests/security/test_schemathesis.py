@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,8 @@ from schemathesis.core.result import Ok
 from backend.config import Settings
 from backend.main import create_app
 from tests.factories import Tenant, over_budget_model
+
+pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 
 EXAMPLES = 15
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -24,6 +25,8 @@ from backend.models import Prediction
 from benchmarks.common import free_port
 from tests.factories import Tenant, register_model
 from tests.live import LiveApi
+
+pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 
 VERSION = {
     "version": "v1",
