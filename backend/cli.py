@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -40,11 +41,18 @@ def _fail(message: str) -> typer.Exit:
 def _upgrade_and_bootstrap() -> None:
     from backend.auth.bootstrap import BOOTSTRAP_PROJECT, ensure_bootstrap_key
     from backend.db import get_database
-    from backend.migrate import upgrade
+    from backend.migrate import current_revision, upgrade
+    from backend.retention.anchoring import anchor_legacy
 
     settings = get_settings()
+    database = get_database(settings)
+    before = current_revision(database.engine)
     upgrade(settings.resolved_database_url)
-    token = ensure_bootstrap_key(get_database(settings), settings)
+    # Records stored before the chain vouched for each one are anchored once.
+    anchored = anchor_legacy(database, alerts=before is not None and before < "0004")
+    if any(anchored.values()):
+        typer.echo(f"anchored records stored before this version in the audit chain: {anchored}")
+    token = ensure_bootstrap_key(database, settings)
     if token:
         typer.secho(
             f"\nBootstrap admin key for project '{BOOTSTRAP_PROJECT}' (shown once, store it now):\n"
@@ -235,15 +243,40 @@ def audit_verify_pack(
     raise typer.Exit(1)
 
 
+def _read_checkpoints(paths: list[Path]) -> list[Any]:
+    from backend.audit.checkpoints import Checkpoint
+
+    found = []
+    for path in paths:
+        try:
+            loaded = json.loads(path.read_text())
+            items = loaded if isinstance(loaded, list) else [loaded]
+            found += [Checkpoint.from_json(item) for item in items]
+        except (OSError, ValueError) as error:
+            raise _fail(f"{path}: {error}") from None
+    return found
+
+
 @audit_app.command("verify")
 def audit_verify(
     project: Annotated[str | None, typer.Option(help="One project; all when left out.")] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A signed checkpoint kept outside Verity (JSON, one or a list), e.g. a "
+            "witness's copy; the chain must still hold it. Repeatable."
+        ),
+    ] = None,
 ) -> None:
-    """Recompute the audit hash chain; exits 1 naming the first bad sequence number."""
+    """Recompute the audit hash chain and every record it vouches for; exits 1 naming
+    the first bad sequence number."""
+    from backend.audit import keys
     from backend.audit import service as audit_service
     from backend.auth import repository
     from backend.db import get_database
 
+    handed = _read_checkpoints(checkpoint or [])
+    trusted = keys.trusted_public_keys(get_settings())
     failed = False
     with get_database().transaction(read_only=True) as session:
         projects = repository.list_projects(session)
@@ -252,11 +285,23 @@ def audit_verify(
             if not projects:
                 raise _fail(f"no project named '{project}'")
         for found in projects:
-            result = audit_service.verify(session, project_id=found.id)
+            result = audit_service.verify(
+                session,
+                project_id=found.id,
+                trusted_keys=trusted,
+                checkpoints=[c for c in handed if c.project_id == found.id],
+            )
             if result.ok:
+                checkpoint_note = (
+                    f", checkpoint seq {result.checkpoint_seq}"
+                    if result.checkpoint_seq is not None
+                    else ", no checkpoint yet"
+                )
                 typer.echo(
-                    f"ok      {found.name}: {result.events} events, head {result.head_hash[:16]}…"
-                    f" ({result.payloads_missing} payloads removed by retention)"
+                    f"ok      {found.name}: {result.events} events, head {result.head_hash[:16]}…,"
+                    f" {result.predictions_checked} predictions, {result.labels_checked} labels,"
+                    f" {result.runs_checked} runs, {result.alerts_checked} alerts"
+                    f"{checkpoint_note} ({result.payloads_missing} payloads removed by retention)"
                 )
             else:
                 failed = True
@@ -266,6 +311,27 @@ def audit_verify(
                 )
     if failed:
         raise typer.Exit(code=1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the head of every chain that grew since its last checkpoint now (the
+    scheduler does it every VERITY_AUDIT__CHECKPOINT_INTERVAL_SECONDS), send it to
+    witness webhooks, and print it: keep a copy outside Verity."""
+    from backend.audit import service as audit_service
+    from backend.auth import repository
+    from backend.db import get_database
+    from backend.notifications.witness import checkpoint_and_publish
+
+    settings = get_settings()
+    database = get_database(settings)
+    written = checkpoint_and_publish(database, settings)
+    with database.transaction(read_only=True) as session:
+        for found in repository.list_projects(session):
+            latest = audit_service.latest_checkpoint(session, project_id=found.id)
+            if latest is not None:
+                typer.echo(json.dumps(latest.as_json()))
+    typer.echo(f"{written} new checkpoint(s)", err=True)
 
 
 def _demo_key(data_dir: Path) -> str:

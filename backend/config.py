@@ -26,6 +26,41 @@ class IngestSettings(BaseModel):
     cloudevent_pair_ttl_seconds: float = Field(600.0, gt=0)
 
 
+class UploadSettings(BaseModel):
+    """Model artifacts and reference datasets."""
+
+    # An artifact is loaded and trial-run in a child process with these limits.
+    sandbox_memory_bytes: int = Field(default=2 * 1024**3, ge=256 * 1024**2)
+    sandbox_seconds: float = Field(default=20.0, gt=0)
+    # Checked from the file's own metadata (Parquet) or line count before any frame is
+    # built: a small compressed file may hold millions of rows.
+    max_reference_rows: int = Field(default=1_000_000, ge=1)
+    max_reference_decoded_bytes: int = Field(default=512 * 1024**2, ge=1024)
+
+
+class AuditSettings(BaseModel):
+    """The audit chain."""
+
+    # How often the scheduler signs the head of every chain that grew (and sends the
+    # checkpoint to witness webhooks).
+    checkpoint_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Public keys (base64, raw Ed25519) of signing keys used before a rotation: their
+    # checkpoints stay trusted. The current key is always trusted.
+    trusted_public_keys: list[str] = Field(default_factory=list)
+
+
+class LimitSettings(BaseModel):
+    """The longest strings the API stores; past each, a 422 naming the field. The
+    upper bounds are the database columns' widths."""
+
+    event_id_chars: int = Field(default=128, ge=1, le=128)
+    # Categorical feature values, string predictions and labels (pending ones too),
+    # tag values.
+    value_chars: int = Field(default=256, ge=1, le=65_536)
+    # Model, version, monitor, reference, channel and key names.
+    name_chars: int = Field(default=100, ge=1, le=200)
+
+
 class ApiSettings(BaseModel):
     """The HTTP API process."""
 
@@ -33,6 +68,11 @@ class ApiSettings(BaseModel):
     # Retry-After. Sync endpoints run on a 40-thread pool; more than that only queue.
     max_in_flight_requests: int = Field(default=64, ge=1)
     overload_retry_after_seconds: int = Field(default=1, ge=1)
+    # A request body must start arriving within this many seconds, and keep coming at
+    # body_min_rate bytes/s (each body_min_rate bytes buys one more second); past that
+    # the request gets 408 and its slot is freed.
+    body_timeout_seconds: float = Field(default=20.0, gt=0)
+    body_min_rate: int = Field(default=16_384, ge=1)
 
 
 class CheckSettings(BaseModel):
@@ -124,6 +164,9 @@ class Settings(BaseSettings):
     evidence_signing_key: str | None = None
     api: ApiSettings = ApiSettings()
     ingest: IngestSettings = IngestSettings()
+    limits: LimitSettings = LimitSettings()
+    uploads: UploadSettings = UploadSettings()
+    audit: AuditSettings = AuditSettings()
     checks: CheckSettings = CheckSettings()
     notify: NotifySettings = NotifySettings()
     retention: RetentionSettings = RetentionSettings()

@@ -4,6 +4,7 @@ VerityError
  ├── Unauthorized (401)
  ├── Forbidden (403)
  ├── NotFound (404)
+ ├── RequestTimeout (408)
  ├── Conflict (409)
  ├── PayloadTooLarge (413)
  ├── UnsupportedMediaType (415)
@@ -20,9 +21,12 @@ class VerityError(Exception):
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers
         self.extensions = extensions
 
 
@@ -42,6 +46,12 @@ class NotFound(VerityError):
     status = 404
     slug = "not-found"
     title = "Not found"
+
+
+class RequestTimeout(VerityError):
+    status = 408
+    slug = "request-timeout"
+    title = "Request body too slow"
 
 
 class Conflict(VerityError):

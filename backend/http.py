@@ -16,13 +16,17 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from backend.errors import UnsupportedMediaType, VerityError
+from backend.errors import InvalidInput, UnsupportedMediaType, VerityError
 from backend.metrics import database_unavailable
 
 log = logging.getLogger("verity.http")
 
 PROBLEM_BASE = "https://verity.dev/problems/"
+# 499: the client closed the connection before the answer (nginx's code). Not a 5xx:
+# nothing failed on the server, and alerts on 5xx stay for real faults.
+CLIENT_CLOSED = 499
 # The range of the INTEGER id and sequence columns: a larger value names nothing and
 # the databases refuse to compare with it (PostgreSQL: "integer out of range"), so it
 # is refused up front with 422.
@@ -30,6 +34,18 @@ MAX_ID = 2**31 - 1
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def check_name_lengths(request: Request, **names: str) -> None:
+    """Names within ``VERITY_LIMITS__NAME_CHARS``; a 422 naming each one past it."""
+    limit = request.app.state.settings.limits.name_chars
+    errors = [
+        {"field": field, "message": f"{len(value)} characters; at most {limit} are allowed"}
+        for field, value in names.items()
+        if len(value) > limit
+    ]
+    if errors:
+        raise InvalidInput(f"names are at most {limit} characters", errors=errors)
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -127,6 +143,7 @@ PROBLEM_RESPONSES = {
     "401": "Missing, unknown, revoked or expired API key",
     "403": "The key's role does not allow this",
     "404": "Not found in the key's project",
+    "408": "The request body arrived too slowly",
     "409": "Conflicts with what is stored",
     "413": "Request body over the limit",
     "415": "Unsupported Content-Type or Content-Encoding",
@@ -229,6 +246,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             title=exc.title,
             detail=exc.detail,
             instance=request.url.path,
+            headers=exc.headers,
             **exc.extensions,
         )
 
@@ -300,6 +318,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=f"a value cannot be stored: {reason}; nothing from this request was stored",
             instance=request.url.path,
         )
+
+    # The client went away mid-body: nothing failed here, so no 500 and no traceback.
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        log.info("request.client_disconnected path=%s", request.url.path)
+        return Response(status_code=CLIENT_CLOSED)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from backend.alerts.endpoints import router as alerts_router
 from backend.audit.endpoints import router as audit_router
+from backend.auth.dependencies import key_authenticator
 from backend.auth.endpoints import me_router
 from backend.auth.endpoints import router as keys_router
 from backend.catalog.endpoints import router as catalog_router
@@ -23,7 +24,13 @@ from backend.health.endpoints import router as health_router
 from backend.http import add_body_schemas, document_problems, install_problem_handlers
 from backend.ingest.endpoints import router as ingest_router
 from backend.ingest.receivers import router as receivers_router
-from backend.middleware import BodyLimitMiddleware, LoadShedMiddleware, MetricsMiddleware
+from backend.middleware import (
+    AuthGateMiddleware,
+    BodyLimitMiddleware,
+    InFlight,
+    LoadShedMiddleware,
+    MetricsMiddleware,
+)
 from backend.monitors.endpoints import router as monitors_router
 from backend.notifications.endpoints import router as channels_router
 from backend.observability import RequestIdMiddleware, configure_logging
@@ -77,17 +84,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    # Added innermost first: RequestId → Metrics → AuthGate → LoadShed → BodyLimit.
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.ingest.max_body_bytes,
         max_upload_bytes=settings.ingest.max_upload_bytes,
+        timeout_seconds=settings.api.body_timeout_seconds,
+        min_rate=settings.api.body_min_rate,
     )
-    # Sheds before a body is read or a thread is taken.
+    # Sheds before a body is read or a thread is taken, and counts only callers
+    # with a valid key.
+    app.state.in_flight = InFlight(limit=settings.api.max_in_flight_requests)
     app.add_middleware(
         LoadShedMiddleware,
-        limit=settings.api.max_in_flight_requests,
+        in_flight=app.state.in_flight,
         retry_after_seconds=settings.api.overload_retry_after_seconds,
     )
+    app.add_middleware(AuthGateMiddleware, authenticate=key_authenticator(database, settings))
     app.add_middleware(MetricsMiddleware)
     # Outermost: the id is set before any other middleware logs.
     app.add_middleware(RequestIdMiddleware)

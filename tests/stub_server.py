@@ -16,12 +16,14 @@ class StubServer:
         outer = self
         self.calls = 0
         self.paths: list[str] = []
+        self.hosts: list[str] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["content-length"]))
                 outer.calls += 1
                 outer.paths.append(self.path)
+                outer.hosts.append(self.headers.get("host", ""))
                 status, headers, body = answer(outer.calls)
                 self.send_response(status)
                 for name, value in {**headers, "Content-Length": str(len(body))}.items():

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend import clock, metrics
 from backend.alerts.schemas import AlertRead
+from backend.audit import records
 from backend.audit import service as audit_service
 from backend.auth.actor import Actor
 from backend.checks.causes import ERROR_CAUSE, Cause
@@ -38,9 +39,17 @@ def _audit(
             "severity": alert.severity,
             "state": alert.state,
             "run_id": alert.last_run_id,
+            # The whole row as this transition leaves it: verification recomputes it.
+            "record_sha256": records.alert_sha256(alert),
             **extra,
         },
     )
+
+
+def digests(session: Session, alert_ids: Sequence[int]) -> dict[str, str]:
+    """The record digest of each alert, as it stands in this transaction."""
+    found = session.scalars(select(Alert).where(Alert.id.in_(alert_ids))).all()
+    return {str(alert.id): records.alert_sha256(alert) for alert in found}
 
 
 def unresolved(session: Session, monitor_id: int) -> Sequence[Alert]:

@@ -75,7 +75,15 @@ class VerifyResult:
     first_bad_seq: int | None = None
     reason: str | None = None
     payloads_checked: int = 0
+    # Payloads gone, each inside a range a retention purge event recorded.
     payloads_missing: int = 0
+    # Records checked against the digests the chain carries.
+    predictions_checked: int = 0
+    labels_checked: int = 0
+    runs_checked: int = 0
+    alerts_checked: int = 0
+    # The newest signed checkpoint the chain was checked against.
+    checkpoint_seq: int | None = None
 
 
 class _Walk:

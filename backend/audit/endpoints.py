@@ -4,16 +4,24 @@ import dataclasses
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
-from backend.audit import service
-from backend.audit.schemas import AuditEventRead, AuditPage, VerifyRead
+from backend.audit import keys, service
+from backend.audit.checkpoints import Checkpoint
+from backend.audit.schemas import (
+    AuditEventRead,
+    AuditPage,
+    CheckpointRead,
+    VerifyRead,
+    VerifyRequest,
+)
 from backend.auth.dependencies import AuditReader
 from backend.db import DbSession
-from backend.http import MAX_ID, QueryId
+from backend.errors import NotFound
+from backend.http import MAX_ID, JsonRoute, QueryId, json_body, json_body_openapi
 from backend.ingest.schemas import QueryDateTime
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=JsonRoute)
 
 
 @router.get("", response_model=AuditPage)
@@ -67,7 +75,46 @@ def list_events(
     return AuditPage(items=items, next_after_seq=items[-1].seq if more else None)
 
 
+def _trusted_keys(request: Request) -> list[str]:
+    return keys.trusted_public_keys(request.app.state.settings)
+
+
 @router.get("/verify", response_model=VerifyRead)
-def verify(session: DbSession, actor: AuditReader) -> VerifyRead:
-    """Recompute this project's hash chain; names the first sequence number that fails."""
-    return VerifyRead(**dataclasses.asdict(service.verify(session, project_id=actor.project_id)))
+def verify(request: Request, session: DbSession, actor: AuditReader) -> VerifyRead:
+    """Recompute this project's hash chain and check every record it vouches for
+    (predictions and labels by their batches' Merkle roots, runs and alerts by digest,
+    missing payloads against retention) and the newest stored checkpoint; names the
+    first failure and its sequence number."""
+    result = service.verify(
+        session, project_id=actor.project_id, trusted_keys=_trusted_keys(request)
+    )
+    return VerifyRead(**dataclasses.asdict(result))
+
+
+@router.post("/verify", response_model=VerifyRead, openapi_extra=json_body_openapi(VerifyRequest))
+def verify_against(
+    body: Annotated[VerifyRequest, Depends(json_body(VerifyRequest))],
+    request: Request,
+    session: DbSession,
+    actor: AuditReader,
+) -> VerifyRead:
+    """As ``GET /verify``, also against checkpoints kept outside Verity (a witness's
+    copies): a chain whose end was cut off fails here even if the stored checkpoints
+    were deleted too."""
+    handed = [Checkpoint.from_json(c.model_dump(mode="json")) for c in body.checkpoints]
+    result = service.verify(
+        session,
+        project_id=actor.project_id,
+        trusted_keys=_trusted_keys(request),
+        checkpoints=handed,
+    )
+    return VerifyRead(**dataclasses.asdict(result))
+
+
+@router.get("/checkpoints/latest", response_model=CheckpointRead)
+def latest_checkpoint(session: DbSession, actor: AuditReader) -> CheckpointRead:
+    """The newest signed checkpoint of this project's chain (keep a copy elsewhere)."""
+    checkpoint = service.latest_checkpoint(session, project_id=actor.project_id)
+    if checkpoint is None:
+        raise NotFound("no checkpoint yet: the scheduler writes one every hour")
+    return CheckpointRead(**checkpoint.as_json())

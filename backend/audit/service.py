@@ -5,8 +5,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-import orjson
-from sqlalchemy import select
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from backend import clock
@@ -20,7 +19,16 @@ from backend.audit.chain import (
     sha256_hex,
     verify_chain,
 )
-from backend.models import AuditEvent
+from backend.audit.checkpoints import Checkpoint, sign, signature_valid
+from backend.audit.coverage import (
+    Ledger,
+    check_batches,
+    check_checkpoints,
+    check_digests,
+    check_payloads,
+)
+from backend.audit.records import alert_sha256
+from backend.models import AuditCheckpoint, AuditEvent, Label, Prediction
 
 
 def append(
@@ -80,46 +88,113 @@ def to_link(event: AuditEvent) -> ChainLink:
     )
 
 
-def verify(session: Session, *, project_id: int) -> VerifyResult:
-    """The chain, then every record the chain vouches for by digest (check runs): an
-    edit to a stored run fails here, naming the audit event that recorded it."""
+def verify(
+    session: Session,
+    *,
+    project_id: int,
+    trusted_keys: Sequence[str] = (),
+    checkpoints: Sequence[Checkpoint] = (),
+) -> VerifyResult:
+    """The chain, then everything it vouches for: every prediction and label against
+    its ingest batch's Merkle root, every check run and alert against its digest (both
+    ways), every missing payload against the retention purge that removed it, and the
+    chain against the newest stored checkpoint and any ``checkpoints`` handed in
+    (each must be signed by one of ``trusted_keys``). Names the first thing that fails
+    and, where there is one, the audit event it concerns."""
+    held = [to_checkpoint(c) for c in repository.checkpoints(session, project_id)]
+    handed = list(checkpoints)
+    for checkpoint in [*held, *handed]:
+        problem = None
+        if checkpoint.project_id != project_id:
+            problem = f"a checkpoint of project {checkpoint.project_id} was handed in"
+        elif not signature_valid(checkpoint, trusted_keys):
+            problem = f"the checkpoint of seq {checkpoint.seq} is not signed by a trusted key"
+        if problem is not None:
+            return VerifyResult(
+                ok=False, events=0, head_seq=0, head_hash=GENESIS_HASH, reason=problem
+            )
+    ledger = Ledger(wanted_hashes=frozenset(c.seq for c in [*held, *handed]))
     result = verify_chain(
-        (to_link(event), body) for event, body in repository.iter_chain(session, project_id)
+        ledger.tee(
+            (to_link(event), body) for event, body in repository.iter_chain(session, project_id)
+        )
     )
     if not result.ok:
         return result
-    return _verify_records(session, project_id, result)
+    missing, finding = check_payloads(ledger)
+    result = replace(result, payloads_missing=missing)
+    if finding is None:
+        newest, finding = check_checkpoints([*held, *handed], ledger.hashes, result.head_seq)
+        result = replace(result, checkpoint_seq=newest)
+    if finding is None:
+        rows = repository.iter_stored_rows(session, Prediction, project_id)
+        checked, finding = check_batches("predictions", ledger, rows)
+        result = replace(result, predictions_checked=checked)
+    if finding is None:
+        rows = repository.iter_stored_rows(session, Label, project_id)
+        checked, finding = check_batches("labels", ledger, rows)
+        result = replace(result, labels_checked=checked)
+    if finding is None:
+        checked, finding = check_digests(
+            "check run",
+            ledger.runs,
+            ((run.id, _run_digest(run)) for run in repository.stored_runs(session, project_id)),
+        )
+        result = replace(result, runs_checked=checked)
+    if finding is None:
+        alerts = repository.stored_alerts(session, project_id)
+        checked, finding = check_digests(
+            "alert", ledger.alerts, ((alert.id, alert_sha256(alert)) for alert in alerts)
+        )
+        result = replace(result, alerts_checked=checked)
+    if finding is None:
+        return result
+    return replace(result, ok=False, reason=finding.reason, first_bad_seq=finding.seq)
 
 
-def _verify_records(session: Session, project_id: int, result: VerifyResult) -> VerifyResult:
+def _run_digest(run: Any) -> str:
     from backend.checks.lineage import record_sha256
-    from backend.models import CheckRun
 
-    recorded: dict[int, tuple[int, str]] = {}
-    for event, body in repository.iter_chain(session, project_id):
-        if event.action == "check_run.record" and body is not None:
-            payload = orjson.loads(body)
-            recorded[payload["check_run_id"]] = (event.seq, payload["record_sha256"])
-    runs = session.scalars(
-        select(CheckRun).where(CheckRun.project_id == project_id).order_by(CheckRun.id)
-    ).all()
-    for run in runs:
-        if run.id not in recorded:
-            return replace(
-                result,
-                ok=False,
-                reason=f"check run {run.id} has no audit record",
-                first_bad_seq=None,
-            )
-        seq, digest = recorded[run.id]
-        if record_sha256(run) != digest or run.record_sha256 != digest:
-            return replace(
-                result,
-                ok=False,
-                first_bad_seq=seq,
-                reason=f"check run {run.id} no longer matches the record audited at seq {seq}",
-            )
-    return result
+    digest: str = record_sha256(run)
+    # The stored copy of the digest must agree too.
+    return digest if run.record_sha256 == digest else f"stored {run.record_sha256}"
+
+
+def to_checkpoint(row: AuditCheckpoint) -> Checkpoint:
+    return Checkpoint(
+        project_id=row.project_id,
+        seq=row.seq,
+        hash=row.hash,
+        signed_at=row.signed_at,
+        public_key=row.public_key,
+        signature=row.signature,
+    )
+
+
+def latest_checkpoint(session: Session, *, project_id: int) -> Checkpoint | None:
+    rows = repository.checkpoints(session, project_id)
+    return to_checkpoint(rows[0]) if rows else None
+
+
+def write_checkpoints(session: Session, *, key: Ed25519PrivateKey) -> list[Checkpoint]:
+    """A signed checkpoint of every project whose chain grew since its last one."""
+    written = []
+    now = clock.now()
+    for project_id, seq, head_hash in repository.heads(session):
+        checkpoint = sign(key, project_id=project_id, seq=seq, hash=head_hash, signed_at=now)
+        repository.add_checkpoint(
+            session,
+            AuditCheckpoint(
+                project_id=project_id,
+                seq=seq,
+                hash=head_hash,
+                signed_at=now,
+                public_key=checkpoint.public_key,
+                signature=checkpoint.signature,
+            ),
+        )
+        written.append(checkpoint)
+    return written
 
 
 def list_events(

@@ -9,11 +9,24 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from backend.auth import service
 from backend.auth.actor import Actor
 from backend.auth.roles import Permission
-from backend.db import ReadSession
+from backend.config import Settings
+from backend.db import Database, ReadSession
 from backend.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer vt_<prefix>_<secret>")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def key_authenticator(database: Database, settings: Settings) -> Callable[[str], Actor]:
+    """What the API's auth gate calls with a raw key, before any body is read."""
+
+    def authenticate(raw_token: str) -> Actor:
+        with database.transaction(read_only=True) as session:
+            return service.authenticate(
+                session, raw_token=raw_token, server_secret=settings.secret_key
+            )
+
+    return authenticate
 
 
 def _current_actor(
@@ -22,6 +35,10 @@ def _current_actor(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Actor:
+    # The auth gate (backend.middleware) checked the key before the body was read.
+    gated: Actor | None = getattr(request.state, "actor", None)
+    if gated is not None:
+        return gated
     raw = bearer.credentials if bearer is not None else header_key
     if not raw:
         raise Unauthorized("send an API key as 'Authorization: Bearer vt_…' or 'X-API-Key'")

@@ -8,7 +8,7 @@ from backend.auth.dependencies import CurrentActor, KeyManager
 from backend.auth.roles import ROLE_PERMISSIONS
 from backend.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from backend.db import DbSession
-from backend.http import JsonRoute, PathId
+from backend.http import JsonRoute, PathId, check_name_lengths
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=JsonRoute)
 me_router = APIRouter(tags=["keys"], route_class=JsonRoute)
@@ -18,6 +18,7 @@ me_router = APIRouter(tags=["keys"], route_class=JsonRoute)
 def create_key(
     key_in: ApiKeyCreate, request: Request, session: DbSession, actor: KeyManager
 ) -> ApiKeyCreated:
+    check_name_lengths(request, name=key_in.name)
     key, token = service.create_key(
         session, actor=actor, key_in=key_in, server_secret=request.app.state.settings.secret_key
     )

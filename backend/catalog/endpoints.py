@@ -17,14 +17,17 @@ from backend.catalog.schemas import (
     version_read,
 )
 from backend.db import DbSession
-from backend.http import JsonRoute
+from backend.http import JsonRoute, check_name_lengths
 
 router = APIRouter(prefix="/v1/models", tags=["catalog"], route_class=JsonRoute)
 uploads = APIRouter(prefix="/v1/models", tags=["catalog"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelRead)
-def create_model(model_in: ModelCreate, session: DbSession, actor: CatalogWriter) -> ModelRead:
+def create_model(
+    model_in: ModelCreate, request: Request, session: DbSession, actor: CatalogWriter
+) -> ModelRead:
+    check_name_lengths(request, name=model_in.name)
     return ModelRead.model_validate(service.create_model(session, actor=actor, model_in=model_in))
 
 
@@ -40,8 +43,13 @@ def get_model(model: str, session: DbSession, actor: CatalogReader) -> ModelRead
 
 @router.post("/{model}/versions", status_code=status.HTTP_201_CREATED, response_model=VersionRead)
 def create_version(
-    model: str, version_in: VersionCreate, session: DbSession, actor: CatalogWriter
+    model: str,
+    version_in: VersionCreate,
+    request: Request,
+    session: DbSession,
+    actor: CatalogWriter,
 ) -> VersionRead:
+    check_name_lengths(request, version=version_in.version)
     found, version = service.create_version(
         session, actor=actor, model_name=model, version_in=version_in
     )
@@ -104,6 +112,7 @@ async def upload_artifact(
         version_name=version,
         data=data,
         store=store,
+        settings=request.app.state.settings,
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return version_read(found.name, found.task, row)
@@ -131,6 +140,7 @@ async def upload_reference(
     actor: CatalogWriter,
     name: Annotated[str, Query(min_length=1, max_length=200)] = "reference",
 ) -> ReferenceRead:
+    check_name_lengths(request, name=name)
     data = await request.body()
     reference, created = await run_in_threadpool(
         service.upload_reference,
@@ -142,6 +152,7 @@ async def upload_reference(
         content_type=request.headers.get("content-type", ""),
         data=data,
         store=request.app.state.artifact_store,
+        settings=request.app.state.settings,
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return ReferenceRead.model_validate(reference)

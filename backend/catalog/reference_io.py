@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow.parquet as pq
 
 from backend.catalog.schemas import FeatureType, Task
-from backend.errors import InvalidInput, UnsupportedMediaType
+from backend.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from backend.models import ModelVersion
 
 FORMATS = {
@@ -44,10 +45,51 @@ def source_format(content_type: str) -> str:
     return FORMATS[media_type]
 
 
-def parse_reference(data: bytes, *, fmt: str, version: ModelVersion, task: Task) -> ParsedReference:
+def parse_reference(
+    data: bytes,
+    *,
+    fmt: str,
+    version: ModelVersion,
+    task: Task,
+    max_rows: int,
+    max_decoded_bytes: int,
+) -> ParsedReference:
+    check_size(data, fmt, max_rows=max_rows, max_decoded_bytes=max_decoded_bytes)
     frame = _read(data, fmt)
+    if len(frame) > max_rows:
+        raise PayloadTooLarge(
+            f"the reference holds {len(frame)} rows; at most {max_rows} are accepted "
+            "(VERITY_UPLOADS__MAX_REFERENCE_ROWS)"
+        )
     frame = _validate_and_normalize(frame, version=version, task=task)
     return ParsedReference(frame=frame, source_format=fmt, content_sha256=content_sha256(frame))
+
+
+def check_size(data: bytes, fmt: str, *, max_rows: int, max_decoded_bytes: int) -> None:
+    """Rows and decoded bytes within the limits, from the file's own metadata
+    (Parquet) or its lines, before a frame is built. Text formats decode to about
+    their own size, which the body limit bounds already."""
+    if fmt == "parquet":
+        try:
+            metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+        except Exception as exc:
+            raise InvalidInput(f"could not read the parquet data: {str(exc)[:300]}") from exc
+        rows = metadata.num_rows
+        decoded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+        if decoded > max_decoded_bytes:
+            raise PayloadTooLarge(
+                f"the reference decodes to {decoded} bytes; at most {max_decoded_bytes} are "
+                "accepted (VERITY_UPLOADS__MAX_REFERENCE_DECODED_BYTES)"
+            )
+    elif fmt in ("csv", "ndjson"):
+        rows = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - (fmt == "csv")
+    else:
+        rows = 0  # a JSON document: counted once parsed (its size is bounded already)
+    if rows > max_rows:
+        raise PayloadTooLarge(
+            f"the reference holds {rows} rows; at most {max_rows} are accepted "
+            "(VERITY_UPLOADS__MAX_REFERENCE_ROWS)"
+        )
 
 
 def content_sha256(frame: pd.DataFrame) -> str:

@@ -10,10 +10,11 @@ from backend.audit import service as audit_service
 from backend.audit.chain import sha256_hex
 from backend.auth.actor import Actor
 from backend.catalog import repository
-from backend.catalog.artifacts import validate_torchscript
 from backend.catalog.reference_io import parse_reference, source_format, to_parquet
+from backend.catalog.sandbox import validate_in_sandbox
 from backend.catalog.schemas import ModelCreate, Task, VersionCreate
 from backend.catalog.storage import ArtifactStore
+from backend.config import Settings
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import Model, ModelVersion, ReferenceDataset
 
@@ -157,6 +158,7 @@ def upload_artifact(
     version_name: str,
     data: bytes,
     store: ArtifactStore,
+    settings: Settings,
 ) -> tuple[Model, ModelVersion, bool]:
     """Store a TorchScript artifact. Returns ``created=False`` for a re-upload of the
     same bytes; a different artifact for a version that has one is a conflict, since
@@ -170,8 +172,12 @@ def upload_artifact(
             f"version '{version_name}' already has artifact {version.artifact_sha256[:12]}…; "
             "register a new version for a new model"
         )
-    output_shape = validate_torchscript(
-        data, n_features=sum(1 for f in version.features if f.get("model_input", True))
+    output_shape = validate_in_sandbox(
+        data,
+        n_features=sum(1 for f in version.features if f.get("model_input", True)),
+        max_unpacked_bytes=settings.ingest.max_upload_bytes,
+        memory_bytes=settings.uploads.sandbox_memory_bytes,
+        seconds=settings.uploads.sandbox_seconds,
     )
     relative = f"projects/{actor.project_id}/artifacts/{digest}.pt"
     store.write(relative, data)
@@ -201,10 +207,18 @@ def upload_reference(
     content_type: str,
     data: bytes,
     store: ArtifactStore,
+    settings: Settings,
 ) -> tuple[ReferenceDataset, bool]:
     model, version = get_version(session, actor=actor, model_name=model_name, version=version_name)
     fmt = source_format(content_type)
-    parsed = parse_reference(data, fmt=fmt, version=version, task=Task(model.task))
+    parsed = parse_reference(
+        data,
+        fmt=fmt,
+        version=version,
+        task=Task(model.task),
+        max_rows=settings.uploads.max_reference_rows,
+        max_decoded_bytes=settings.uploads.max_reference_decoded_bytes,
+    )
     existing = repository.get_reference_by_hash(
         session, model_version_id=version.id, content_sha256=parsed.content_sha256
     )

@@ -245,6 +245,7 @@ def _store(
         found = []
     clears = outcome.status not in ("error", "insufficient_data")
     changes = alerts_service.apply_run(session, monitor, run, found, clears=clears)
+    touched = sorted({alert_id for ids in changes.values() for alert_id in ids})
     audit_service.append(
         session,
         project_id=monitor.project_id,
@@ -260,6 +261,7 @@ def _store(
             "window_sha256": run.window_sha256,
             "reference_sha256": run.reference_sha256,
             "alerts": changes,
+            "alert_records": alerts_service.digests(session, touched) if touched else {},
         },
     )
     return run, changes

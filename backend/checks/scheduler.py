@@ -30,6 +30,7 @@ from backend.config import Settings
 from backend.db import Database, get_database, is_sqlite
 from backend.models import Monitor
 from backend.notifications.delivery import deliver_due
+from backend.notifications.witness import checkpoint_and_publish
 from backend.retention.service import run_retention
 from backend.runtime import tune_allocator
 
@@ -106,6 +107,9 @@ class CheckScheduler:
     def retention(self) -> dict[str, int]:
         return run_retention(self.database, self.settings.retention).totals()
 
+    def checkpoint(self) -> int:
+        return checkpoint_and_publish(self.database, self.settings)
+
     def stop(self, *_: object) -> None:
         """Stop claiming (SIGTERM, SIGINT): the run in progress is stored, then the
         process exits. A claimed monitor not yet started keeps its lease until it
@@ -133,6 +137,7 @@ class CheckScheduler:
             (self.tick, every),
             (self.notify, every),
             (self.retention, self.settings.retention.interval_seconds),
+            (self.checkpoint, self.settings.audit.checkpoint_interval_seconds),
         )
         for job, seconds in jobs:
             scheduler.add_job(

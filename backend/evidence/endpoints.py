@@ -3,12 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from backend.audit import keys
 from backend.audit import service as audit_service
 from backend.auth.dependencies import AuditReader
 from backend.catalog import repository as catalog_repository
 from backend.db import DbSession
 from backend.errors import NotFound
-from backend.evidence import keys
 from backend.evidence.pack import build
 from backend.http import JsonRoute
 from backend.ingest.schemas import UtcDateTime
@@ -75,6 +75,7 @@ def export_evidence(
         end=period.end,
         key=keys.signing_key(request.app.state.settings),
         exported_by=actor.label,
+        trusted_keys=keys.trusted_public_keys(request.app.state.settings),
     )
     audit_service.append(
         session,

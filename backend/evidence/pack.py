@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.audit import service as audit_service
 from backend.audit.chain import format_time
-from backend.evidence.keys import public_key_base64
+from backend.audit.keys import public_key_base64
 from backend.evidence.pdf import render_summary
 from backend.evidence.verify import AUDIT_CSV, MANIFEST, SIGNATURE, canonical_zip
 from backend.models import Alert, AuditEvent, CheckRun, Model, ModelVersion, Monitor
@@ -64,6 +65,7 @@ def build(
     end: datetime,
     key: Ed25519PrivateKey,
     exported_by: str,
+    trusted_keys: Sequence[str] = (),
 ) -> Pack:
     runs = session.scalars(
         select(CheckRun)
@@ -106,7 +108,9 @@ def build(
         )
         .order_by(AuditEvent.seq)
     ).all()
-    verified = audit_service.verify(session, project_id=project_id)
+    verified = audit_service.verify(
+        session, project_id=project_id, trusted_keys=[public_key_base64(key), *trusted_keys]
+    )
     head = events[-1] if events else None
     checkpoint = {
         "seq": head.seq if head else None,
@@ -114,6 +118,9 @@ def build(
         "chain_verified": verified.ok,
         "chain_events": verified.events,
         "verify_reason": verified.reason,
+        "predictions_verified": verified.predictions_checked,
+        "labels_verified": verified.labels_checked,
+        "signed_checkpoint_seq": verified.checkpoint_seq,
     }
     files: dict[str, bytes] = {
         "check_runs.csv": _csv(

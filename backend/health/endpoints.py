@@ -26,7 +26,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 def readyz(request: Request) -> dict[str, str] | Response:
-    """The database answers and its schema is at the newest migration."""
+    """The database answers, its schema is at the newest migration, and this process
+    is not saturated (requests in flight below the limit)."""
     database: Database = request.app.state.database
     try:
         with database.engine.connect() as connection:
@@ -40,6 +41,17 @@ def readyz(request: Request) -> dict[str, str] | Response:
             detail=f"database unreachable: {type(exc).__name__}",
         )
     head = head_revision()
+    in_flight = request.app.state.in_flight
+    if in_flight.saturated:
+        # A load balancer should send new requests elsewhere until this one drains.
+        return problem(
+            503,
+            slug="not-ready",
+            title="Not ready",
+            detail=f"saturated: {in_flight.count} requests in flight, the limit is "
+            f"{in_flight.limit}",
+            headers={"Retry-After": "1"},
+        )
     if current != head:
         return problem(
             503,

@@ -1,5 +1,14 @@
 """Idempotency keys: a replay gets the first answer; the same key with another body
-is refused. The record is written in the same transaction as the work it guards."""
+is refused. The record is written in the same transaction as the work it guards.
+
+While a request does its work it holds its key: on PostgreSQL a transaction-scoped
+advisory lock on (project, key), taken at the start of the write transaction, so a
+concurrent request with the same key gets 409 with ``Retry-After`` at once (the SDK
+retries it, and then gets the first answer). A request that fails rolls back and the
+lock goes with it, so its key may be used again; nothing is left to expire. SQLite
+runs one writer at a time: a concurrent duplicate waits for the first to commit and
+then gets its answer as a replay.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +24,7 @@ from backend.idempotency import repository
 from backend.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
+IN_PROGRESS_RETRY_AFTER = 1
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,25 @@ def find_replay(
     return StoredAnswer(status_code=record.status_code, body=orjson.loads(record.response_body))
 
 
+class IdempotencyInProgress(Conflict):
+    slug = "idempotency-in-progress"
+    title = "A request with this Idempotency-Key is in progress"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a request with this Idempotency-Key is still being processed; retry after "
+            "the Retry-After delay to get its answer",
+            headers={"Retry-After": str(IN_PROGRESS_RETRY_AFTER)},
+        )
+
+
+def hold(session: Session, *, project_id: int, key: str) -> None:
+    """Takes the key for this write transaction, or raises ``IdempotencyInProgress``
+    while another request holds it."""
+    if not repository.try_hold(session, project_id=project_id, key=key):
+        raise IdempotencyInProgress()
+
+
 def remember(
     session: Session,
     *,
@@ -69,9 +98,7 @@ def remember(
                 response_body=orjson.dumps(body).decode(),
             ),
         )
-    except IntegrityError as exc:
-        # Another request with this key committed first; the client's retry will get
-        # that request's answer as a replay.
-        raise Conflict(
-            "a request with this Idempotency-Key is already being processed; retry it"
-        ) from exc
+    except IntegrityError:
+        # Another request with this key committed first (a key not held beforehand);
+        # the client's retry gets that request's answer as a replay.
+        raise IdempotencyInProgress() from None

@@ -36,8 +36,8 @@ IdempotencyKey = Annotated[
 
 @dataclass(frozen=True)
 class _Idempotency:
-    """One request's idempotency key: replay looked up on the read session, the first
-    answer remembered in the write transaction."""
+    """One request's idempotency key: a replay looked up before the work, the key held
+    for the write transaction, the first answer remembered in it."""
 
     actor: Actor
     key: str | None
@@ -59,6 +59,14 @@ class _Idempotency:
         response.status_code = found.status_code
         response.headers["Idempotent-Replayed"] = "true"
         return found.body
+
+    def hold(self, session: Session, response: Response) -> dict[str, Any] | None:
+        """Holds the key in the write transaction; the first answer if another request
+        with it committed since ``replay`` looked."""
+        if self.key is None:
+            return None
+        idempotency.hold(session, project_id=self.actor.project_id, key=self.key)
+        return self.replay(session, response)
 
     def remember(self, session: Session, result: BaseModel) -> None:
         if self.key is not None:
@@ -95,7 +103,10 @@ def ingest_predictions(
         actor=actor,
         batch=batch,
         max_records=request.app.state.settings.ingest.max_batch_records,
+        limits=request.app.state.settings.limits,
     )
+    if (replayed := once.hold(session, response)) is not None:
+        return replayed
     result = service.store_predictions(
         session, actor=actor, prepared=prepared, body_sha256=request.state.body_sha256
     )
@@ -122,7 +133,10 @@ def ingest_labels(
         actor=actor,
         batch=batch,
         max_records=request.app.state.settings.ingest.max_batch_records,
+        limits=request.app.state.settings.limits,
     )
+    if (replayed := once.hold(session, response)) is not None:
+        return replayed
     result = service.store_labels(
         session, actor=actor, prepared=prepared, body_sha256=request.state.body_sha256
     )

@@ -112,6 +112,7 @@ def _store(
         actor=actor,
         batch=batch,
         max_records=request.app.state.settings.ingest.max_batch_records,
+        limits=request.app.state.settings.limits,
     )
     return service.store_predictions(
         session, actor=actor, prepared=prepared, body_sha256=request.state.body_sha256

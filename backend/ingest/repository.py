@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +9,7 @@ from sqlalchemy import Row, Select, String, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from backend.models import Label, Model, ModelVersion, Prediction
+from backend.models import IngestBatch, Label, Model, ModelVersion, Prediction
 
 # Stay under SQLite's and psycopg's bound-parameter limits in IN (...) lists.
 _IN_CHUNK = 5000
@@ -33,6 +33,7 @@ _PREDICTION_COLUMNS = (
     "latency_ms",
     "compute_seconds",
     "tags",
+    "ingest_batch_id",
 )
 _JSON_COLUMNS = frozenset({"features", "prediction", "probabilities", "tags"})
 _STAGE_DDL = """
@@ -40,13 +41,26 @@ CREATE TEMP TABLE IF NOT EXISTS prediction_stage (
     project_id integer, model_version_id integer, event_id varchar(128),
     occurred_at timestamptz, received_at timestamptz, features jsonb, prediction jsonb,
     score double precision, probabilities jsonb, latency_ms double precision,
-    compute_seconds double precision, tags jsonb
+    compute_seconds double precision, tags jsonb, ingest_batch_id bigint
 ) ON COMMIT DELETE ROWS
 """
 
 
 def _json_text(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
+
+
+def _features_text(row: dict[str, Any]) -> str:
+    # The service serializes features once, for storage and for the row's audit leaf.
+    serialized = row.get("features_json")
+    return (serialized if serialized is not None else orjson.dumps(row["features"])).decode()
+
+
+def new_batch(session: Session, *, project_id: int, kind: str) -> int:
+    batch = IngestBatch(project_id=project_id, kind=kind)
+    session.add(batch)
+    session.flush()
+    return batch.id
 
 
 def insert_predictions(session: Session, rows: list[dict[str, Any]]) -> set[str]:
@@ -113,13 +127,14 @@ def sqlite_prediction_values(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]
             row["event_id"],
             stamp(row["occurred_at"]),
             stamp(row["received_at"]),
-            dumps(row["features"]).decode(),
+            _features_text(row),
             json_text(row["prediction"]),
             row["score"],
             json_text(row["probabilities"]),
             row["latency_ms"],
             row["compute_seconds"],
             json_text(row["tags"]),
+            row["ingest_batch_id"],
         )
         for row in rows
     ]
@@ -149,7 +164,11 @@ def _insert_predictions_postgresql(session: Session, rows: list[dict[str, Any]])
             for row in rows:
                 copy.write_row(
                     tuple(
-                        _json_text(row[name]) if name in _JSON_COLUMNS else row[name]
+                        _features_text(row)
+                        if name == "features"
+                        else _json_text(row[name])
+                        if name in _JSON_COLUMNS
+                        else row[name]
                         for name in _PREDICTION_COLUMNS
                     )
                 )
@@ -227,14 +246,21 @@ def versions_with_models(
 
 def existing_labels(
     session: Session, *, project_id: int, event_ids: Sequence[str]
-) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+) -> dict[str, tuple[Any, datetime, int | None]]:
+    """(label, received_at, ingest_batch_id) of the labels already stored."""
+    columns = (Label.event_id, Label.label, Label.received_at, Label.ingest_batch_id)
+    found: dict[str, tuple[Any, datetime, int | None]] = {}
     for chunk in _chunks(event_ids):
-        found.update(by_event_ids(session, Label, (Label.event_id, Label.label), project_id, chunk))
+        for event_id, label, received_at, batch_id in by_event_ids(
+            session, Label, columns, project_id, chunk
+        ):
+            found[event_id] = (label, received_at, batch_id)
     return found
 
 
 def upsert_labels(session: Session, rows: list[dict[str, Any]]) -> None:
+    """A label sent again replaces the stored one and moves it to the new batch; it
+    keeps the time it was first received."""
     statement = _insert(session, Label)
     statement = statement.on_conflict_do_update(
         index_elements=["project_id", "event_id"],
@@ -242,9 +268,48 @@ def upsert_labels(session: Session, rows: list[dict[str, Any]]) -> None:
             "label": statement.excluded.label,
             "occurred_at": statement.excluded.occurred_at,
             "updated_at": statement.excluded.updated_at,
+            "ingest_batch_id": statement.excluded.ingest_batch_id,
         },
     )
     session.execute(statement, rows)
+
+
+LABEL_LEAF_COLUMNS = (
+    Label.event_id,
+    Label.label,
+    Label.occurred_at,
+    Label.received_at,
+    Label.updated_at,
+    Label.ingest_batch_id,
+)
+PREDICTION_LEAF_COLUMNS = (
+    Prediction.event_id,
+    Prediction.model_version_id,
+    Prediction.occurred_at,
+    Prediction.received_at,
+    Prediction.features,
+    Prediction.prediction,
+    Prediction.score,
+    Prediction.probabilities,
+    Prediction.latency_ms,
+    Prediction.compute_seconds,
+    Prediction.tags,
+    Prediction.ingest_batch_id,
+)
+
+
+def batch_rows(
+    session: Session, model: Any, *, project_id: int, batch_ids: Collection[int]
+) -> list[dict[str, Any]]:
+    """The rows of ``model`` (Prediction or Label) that these batches wrote, with the
+    columns their Merkle leaves cover."""
+    columns = PREDICTION_LEAF_COLUMNS if model is Prediction else LABEL_LEAF_COLUMNS
+    rows = session.execute(
+        select(*columns).where(
+            model.project_id == project_id, model.ingest_batch_id.in_(sorted(batch_ids))
+        )
+    ).mappings()
+    return [dict(row) for row in rows]
 
 
 def _prediction_query(project_id: int) -> Select[Any]:
@@ -255,6 +320,7 @@ def _prediction_query(project_id: int) -> Select[Any]:
             ModelVersion.version,
             Label.label,
             Label.received_at,
+            ModelVersion.features,
         )
         .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
         .join(Model, Model.id == ModelVersion.model_id)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,9 +11,11 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.audit import records as audit_records
 from backend.audit import service as audit_service
 from backend.auth.actor import Actor
 from backend.catalog import repository as catalog_repository
+from backend.config import LimitSettings
 from backend.errors import InvalidInput, NotFound, PayloadTooLarge
 from backend.ingest import repository
 from backend.ingest.schemas import (
@@ -28,9 +31,12 @@ from backend.ingest.validation import (
     ErrorList,
     check_features,
     check_label,
+    check_record_strings,
     normalize_outputs,
+    too_long,
 )
 from backend.metrics import duplicate_rows, ingested_rows, rejected_rows
+from backend.models import Label, Prediction
 
 
 def _check_batch_size(count: int, limit: int, what: str) -> None:
@@ -40,15 +46,22 @@ def _check_batch_size(count: int, limit: int, what: str) -> None:
 
 @dataclass(frozen=True)
 class PreparedPredictions:
-    """A validated batch, ready to store."""
+    """A validated batch, ready to store, with each row's Merkle leaf (computed here,
+    before the write transaction, so SQLite's writer lock is never held for it)."""
 
     rows: list[dict[str, Any]]
     event_ids: list[str]
     versions: list[str]
+    leaves: dict[str, bytes]
 
 
 def prepare_predictions(
-    session: Session, *, actor: Actor, batch: PredictionBatch, max_records: int
+    session: Session,
+    *,
+    actor: Actor,
+    batch: PredictionBatch,
+    max_records: int,
+    limits: LimitSettings,
 ) -> PreparedPredictions:
     """Validate a batch against each record's version schema; reads only.
 
@@ -72,6 +85,7 @@ def prepare_predictions(
             errors.add(
                 index, record.event_id, "event_id", f"duplicates record {seen} of this batch"
             )
+        check_record_strings(index, record, limits, errors)
         schema = schemas.get((record.model, record.version))
         if schema is None:
             errors.add(
@@ -81,7 +95,7 @@ def prepare_predictions(
                 f"no model '{record.model}' with version '{record.version}' in this project",
             )
             continue
-        check_features(index, record, schema, errors)
+        check_features(index, record, schema, errors, limits.value_chars)
         prediction, probabilities = normalize_outputs(index, record, schema, errors)
         rows.append(
             {
@@ -106,18 +120,34 @@ def prepare_predictions(
             "nothing in this batch was stored",
             errors=errors.items,
         )
+    received = audit_records.stamp(received_at)
+    leaves = {}
+    for row in rows:
+        # Serialized once: stored as is, and embedded in the row's Merkle leaf.
+        row["features_json"] = features = audit_records.features_json(row["features"])
+        leaves[row["event_id"]] = audit_records.prediction_leaf(
+            row, features=features, received=received
+        )
     return PreparedPredictions(
         rows=rows,
         event_ids=[r.event_id for r in records],
         versions=sorted(f"{m}/{v}" for m, v in resolved),
+        leaves=leaves,
     )
 
 
 def store_predictions(
     session: Session, *, actor: Actor, prepared: PreparedPredictions, body_sha256: str
 ) -> IngestResult:
-    """Insert a prepared batch; event_ids already stored are counted, not stored again."""
+    """Insert a prepared batch; event_ids already stored are counted, not stored again.
+    The audit event carries the Merkle root of the rows stored (``batch``)."""
+    batch_id = repository.new_batch(session, project_id=actor.project_id, kind="predictions")
+    for row in prepared.rows:
+        row["ingest_batch_id"] = batch_id
     inserted = repository.insert_predictions(session, prepared.rows)
+    count, root = audit_records.root_of(
+        (event_id, leaf) for event_id, leaf in prepared.leaves.items() if event_id in inserted
+    )
     duplicates = [event_id for event_id in prepared.event_ids if event_id not in inserted]
     result = IngestResult(
         received=len(prepared.event_ids),
@@ -139,6 +169,7 @@ def store_predictions(
             "versions": prepared.versions,
             "first_event_id": prepared.event_ids[0],
             "last_event_id": prepared.event_ids[-1],
+            "batch": {"id": batch_id, "rows": count, "root": root},
         },
     )
     ingested_rows.labels("prediction").inc(result.stored)
@@ -153,7 +184,7 @@ class PreparedLabels:
 
 
 def prepare_labels(
-    session: Session, *, actor: Actor, batch: LabelBatch, max_records: int
+    session: Session, *, actor: Actor, batch: LabelBatch, max_records: int, limits: LimitSettings
 ) -> PreparedLabels:
     """Validate labels against their predictions' versions where those have arrived."""
     labels = batch.labels
@@ -164,6 +195,11 @@ def prepare_labels(
     for index, item in enumerate(labels):
         if (seen := first_index.setdefault(item.event_id, index)) != index:
             errors.add(index, item.event_id, "event_id", f"duplicates label {seen} of this batch")
+        if problem := too_long(item.event_id, limits.event_id_chars):
+            errors.add(index, item.event_id[:64], "event_id", problem)
+        # Pending labels too: their prediction, and so their schema, may never come.
+        if problem := too_long(item.label, limits.value_chars):
+            errors.add(index, item.event_id, "label", problem)
     version_of = repository.prediction_versions(
         session, project_id=actor.project_id, event_ids=event_ids
     )
@@ -208,10 +244,30 @@ def store_labels(
     before = repository.existing_labels(
         session, project_id=actor.project_id, event_ids=[row["event_id"] for row in rows]
     )
+    batch_id = repository.new_batch(session, project_id=actor.project_id, kind="labels")
+    for row in rows:
+        row["ingest_batch_id"] = batch_id
     repository.upsert_labels(session, rows)
+    # A replaced label keeps the time it was first received.
+    count, root = audit_records.root_of(
+        (
+            row["event_id"],
+            audit_records.label_leaf(
+                {**row, "received_at": before[row["event_id"]][1]}
+                if row["event_id"] in before
+                else row
+            ),
+        )
+        for row in rows
+    )
+    # The batches whose labels this one replaced hold fewer rows now: their new roots.
+    moved_from = {batch for _, _, batch in before.values() if batch is not None}
+    reanchored = reanchor(session, Label, project_id=actor.project_id, batch_ids=moved_from)
     stored = sum(1 for row in rows if row["event_id"] not in before)
     unchanged = sum(
-        1 for row in rows if row["event_id"] in before and before[row["event_id"]] == row["label"]
+        1
+        for row in rows
+        if row["event_id"] in before and before[row["event_id"]][0] == row["label"]
     )
     result = LabelResult(
         received=len(rows),
@@ -227,21 +283,49 @@ def store_labels(
         actor=actor.label,
         action="labels.ingest",
         subject="labels",
-        payload={"body_sha256": body_sha256, **result.model_dump()},
+        payload={
+            "body_sha256": body_sha256,
+            **result.model_dump(),
+            "batch": {"id": batch_id, "rows": count, "root": root},
+            "reanchored": {"labels": reanchored},
+        },
     )
     ingested_rows.labels("label").inc(stored)
     return result
 
 
+def reanchor(
+    session: Session, model: type[Prediction] | type[Label], *, project_id: int, batch_ids: Any
+) -> dict[str, dict[str, Any]]:
+    """The rows and Merkle root of each batch as its rows stand now, for batches that
+    lost rows to a later batch or to retention (by batch id, as text)."""
+    if not batch_ids:
+        return {}
+    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in repository.batch_rows(session, model, project_id=project_id, batch_ids=batch_ids):
+        grouped[row["ingest_batch_id"]].append(row)
+    leaf = audit_records.prediction_leaf if model is Prediction else audit_records.label_leaf
+    anchors = {}
+    for batch_id in sorted(batch_ids):
+        count, root = audit_records.root_of(
+            (row["event_id"], leaf(row)) for row in grouped[batch_id]
+        )
+        anchors[str(batch_id)] = {"rows": count, "root": root}
+    return anchors
+
+
 def _read(row: Row[Any]) -> PredictionRead:
-    prediction, model_name, version, label, label_received_at = row
+    prediction, model_name, version, label, label_received_at, schema = row
+    stored = prediction.features
+    # In the schema's order: storage orders keys its own way (sorted, or JSONB's).
+    features = {f["name"]: stored[f["name"]] for f in schema if f["name"] in stored}
     return PredictionRead(
         event_id=prediction.event_id,
         model=model_name,
         version=version,
         occurred_at=prediction.occurred_at,
         received_at=prediction.received_at,
-        features=prediction.features,
+        features=features,
         prediction=prediction.prediction,
         score=prediction.score,
         probabilities=prediction.probabilities,

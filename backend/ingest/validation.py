@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.catalog.schemas import FeatureType, Task
+from backend.config import LimitSettings
 from backend.ingest.schemas import PredictionRecord
 from backend.models import Model, ModelVersion
 
@@ -60,8 +61,31 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def too_long(value: Any, limit: int) -> str | None:
+    if isinstance(value, str) and len(value) > limit:
+        return f"{len(value)} characters; at most {limit} are stored (VERITY_LIMITS__*)"
+    return None
+
+
+def check_record_strings(
+    index: int, record: PredictionRecord, limits: LimitSettings, errors: ErrorList
+) -> None:
+    """Event id, string prediction and tag values within their limits."""
+    if problem := too_long(record.event_id, limits.event_id_chars):
+        errors.add(index, record.event_id[:64], "event_id", problem)
+    if problem := too_long(record.prediction, limits.value_chars):
+        errors.add(index, record.event_id, "prediction", problem)
+    for key, value in (record.tags or {}).items():
+        if problem := too_long(value, limits.value_chars):
+            errors.add(index, record.event_id, f"tags.{key}", problem)
+
+
 def check_features(
-    index: int, record: PredictionRecord, schema: CompiledSchema, errors: ErrorList
+    index: int,
+    record: PredictionRecord,
+    schema: CompiledSchema,
+    errors: ErrorList,
+    value_chars: int = 256,
 ) -> None:
     # Hot path: 25k values per 1,000-row batch, so exact type tests and local names.
     features = record.features
@@ -89,7 +113,13 @@ def check_features(
             )
     for name in schema.categorical:
         value = features.get(name)
-        if value is None or isinstance(value, str | int):
+        if type(value) is str:
+            if len(value) > value_chars:
+                errors.add(
+                    index, record.event_id, f"features.{name}", too_long(value, value_chars) or ""
+                )
+            continue
+        if value is None or isinstance(value, int):
             continue
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             continue

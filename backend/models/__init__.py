@@ -2,12 +2,14 @@
 
 from backend.models.alert import Alert
 from backend.models.api_key import ApiKey
+from backend.models.audit_checkpoint import AuditCheckpoint
 from backend.models.audit_event import AuditEvent
 from backend.models.audit_payload import AuditPayload
 from backend.models.base import Base
 from backend.models.check_run import CheckRun
 from backend.models.idempotency_record import IdempotencyRecord
 from backend.models.inference_half import InferenceHalf
+from backend.models.ingest_batch import IngestBatch
 from backend.models.label import Label
 from backend.models.model import Model
 from backend.models.model_version import ModelVersion
@@ -21,12 +23,14 @@ from backend.models.reference_dataset import ReferenceDataset
 __all__ = [
     "Alert",
     "ApiKey",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditPayload",
     "Base",
     "CheckRun",
     "IdempotencyRecord",
     "InferenceHalf",
+    "IngestBatch",
     "Label",
     "Model",
     "ModelVersion",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, BigId, JsonValue, UTCDateTime
@@ -13,7 +13,10 @@ class Label(Base):
     """Ground truth, joined to its prediction by event_id whenever either arrives."""
 
     __tablename__ = "label"
-    __table_args__ = (UniqueConstraint("project_id", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "event_id"),
+        Index("ix_label_project_batch", "project_id", "ingest_batch_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
@@ -22,3 +25,5 @@ class Label(Base):
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The batch that last wrote this row; its audit event vouches for it.
+    ingest_batch_id: Mapped[int | None] = mapped_column(BigId)

@@ -11,8 +11,8 @@ from backend.models.base import Base, JsonValue, UTCDateTime
 
 
 class Notification(Base):
-    """One alert transition to deliver to one channel (an outbox row, written in the
-    transaction that changed the alert)."""
+    """One alert transition, or one signed audit checkpoint, to deliver to one channel
+    (an outbox row, written in the transaction that made it)."""
 
     __tablename__ = "notification"
     __table_args__ = (Index("ix_notification_due", "state", "next_attempt_at"),)
@@ -20,7 +20,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
     channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channel.id"))
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"))
     event: Mapped[str] = mapped_column(String(20))
     # Standard Webhooks' webhook-id: the same for every attempt of this notification.
     message_id: Mapped[str] = mapped_column(String(64), unique=True)

@@ -25,4 +25,7 @@ class NotificationChannel(Base):
     secret: Mapped[str | None] = mapped_column(String(200))
     min_severity: Mapped[str] = mapped_column(String(20), default="info")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A witness webhook also receives every signed audit checkpoint: a copy of the
+    # chain's head outside this database, so a truncated chain is caught.
+    witness: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

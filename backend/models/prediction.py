@@ -15,6 +15,7 @@ class Prediction(Base):
         # The dedup key: an event is stored once per project, however often it is sent.
         UniqueConstraint("project_id", "event_id"),
         Index("ix_prediction_version_time", "model_version_id", "occurred_at"),
+        Index("ix_prediction_project_batch", "project_id", "ingest_batch_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -30,3 +31,5 @@ class Prediction(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float)
     compute_seconds: Mapped[float | None] = mapped_column(Float)
     tags: Mapped[dict[str, str] | None] = mapped_column(JsonValue)
+    # The batch whose audit event vouches for this row (its Merkle root).
+    ingest_batch_id: Mapped[int | None] = mapped_column(BigId)

@@ -11,7 +11,7 @@ from backend.checks.schemas import BackfillOutcome, CheckRunPage, CheckRunRead, 
 from backend.checks.series import Series, series
 from backend.db import DbSession, ReadSession
 from backend.errors import NotFound
-from backend.http import JsonRoute, PathId, QueryId
+from backend.http import JsonRoute, PathId, QueryId, check_name_lengths
 from backend.monitors import service
 from backend.monitors.schemas import (
     BackfillRequest,
@@ -34,8 +34,14 @@ def list_detectors(actor: MonitorReader) -> dict[str, Any]:
 
 @router.post(VERSION_MONITORS, status_code=status.HTTP_201_CREATED, response_model=MonitorRead)
 def create_monitor(
-    model: str, version: str, spec: MonitorCreate, session: DbSession, actor: MonitorWriter
+    model: str,
+    version: str,
+    spec: MonitorCreate,
+    request: Request,
+    session: DbSession,
+    actor: MonitorWriter,
 ) -> MonitorRead:
+    check_name_lengths(request, name=spec.name)
     monitor = service.create(
         session, actor=actor, model_name=model, version_name=version, spec=spec
     )

@@ -50,14 +50,14 @@ def build_request(
     channel: NotificationChannel, notification: Notification, settings: NotifySettings, now: int
 ) -> Request:
     payload = notification.payload
-    alert = payload["alert"]
     event = notification.event
     if channel.kind == "webhook":
         body = json.dumps(
             {
                 "type": payload["type"],
                 "timestamp": datetime.fromtimestamp(now, UTC).isoformat(),
-                "data": alert,
+                # An alert transition, or a signed audit checkpoint for a witness.
+                "data": payload.get("alert", payload.get("checkpoint")),
             },
             separators=(",", ":"),
         ).encode()
@@ -67,6 +67,7 @@ def build_request(
         else:
             headers |= {"webhook-id": notification.message_id, "webhook-timestamp": str(now)}
         return Request(channel.url, body, headers)
+    alert = payload["alert"]
     if channel.kind == "slack":
         title = (
             f"{SLACK_EMOJI[event]} [{alert['severity']}] "
@@ -200,13 +201,16 @@ def deliver_one(
     retry_after: float | None = None
     started = time.perf_counter()
     try:
-        check_url(request.url, settings)
+        destination = check_url(request.url, settings)
+        # To the address just checked (with the name in Host and TLS SNI), so a DNS
+        # answer that changes in between cannot point the request inside.
         response = client.post(
-            request.url,
+            destination.pinned_url,
             content=request.body,
-            headers=request.headers,
+            headers={**request.headers, "Host": destination.host_header},
             timeout=settings.timeout_seconds,
             follow_redirects=False,
+            extensions=destination.extensions,
         )
         status_code = response.status_code
         if not 200 <= status_code < 300:

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from backend.auth.dependencies import ChannelManager
 from backend.db import DbSession
-from backend.http import JsonRoute, PathId
+from backend.http import JsonRoute, PathId, check_name_lengths
 from backend.notifications import service
 from backend.notifications.schemas import ChannelCreate, ChannelCreated, ChannelRead
 
@@ -15,6 +15,7 @@ router = APIRouter(prefix="/v1/channels", tags=["notifications"], route_class=Js
 def create_channel(
     spec: ChannelCreate, request: Request, session: DbSession, actor: ChannelManager
 ) -> ChannelCreated:
+    check_name_lengths(request, name=spec.name)
     channel, generated = service.create(
         session, actor=actor, spec=spec, settings=request.app.state.settings.notify
     )

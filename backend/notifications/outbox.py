@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.audit.checkpoints import Checkpoint
 from backend.models import Alert, Monitor, Notification, NotificationChannel
 from backend.monitors.repository import names
 from backend.monitors.schemas import SEVERITY_ORDER
@@ -38,6 +39,34 @@ def alert_payload(session: Session, alert: Alert, event: str) -> dict[str, Any]:
             "comment": alert.resolve_comment if event == "resolved" else alert.acknowledge_comment,
         },
     }
+
+
+def enqueue_checkpoint(session: Session, checkpoint: Checkpoint) -> list[Notification]:
+    """A signed audit checkpoint to every witness webhook of its project."""
+    channels = session.scalars(
+        select(NotificationChannel).where(
+            NotificationChannel.project_id == checkpoint.project_id,
+            NotificationChannel.enabled.is_(True),
+            NotificationChannel.witness.is_(True),
+        )
+    ).all()
+    queued = [
+        Notification(
+            project_id=checkpoint.project_id,
+            channel_id=channel.id,
+            alert_id=None,
+            event="checkpoint",
+            message_id=f"msg_{uuid.uuid4().hex}",
+            payload={"type": "audit.checkpoint", "checkpoint": checkpoint.as_json()},
+            state="pending",
+            attempts=0,
+            next_attempt_at=clock.now(),
+        )
+        for channel in channels
+    ]
+    session.add_all(queued)
+    session.flush()
+    return queued
 
 
 def enqueue(session: Session, alert: Alert, event: str) -> list[Notification]:

@@ -20,9 +20,16 @@ class ChannelCreate(BaseModel):
     secret: Annotated[str, Field(min_length=8, max_length=200)] | None = None
     min_severity: Severity = "info"
     enabled: bool = True
+    witness: bool = Field(
+        default=False,
+        description="Webhook only: also receive every signed audit checkpoint, a copy of "
+        "the chain's head kept outside Verity (see docs/security.md).",
+    )
 
     @model_validator(mode="after")
     def _needs(self) -> ChannelCreate:
+        if self.witness and self.kind != "webhook":
+            raise ValueError("only a webhook channel can be a witness")
         if self.kind in ("webhook", "slack") and not self.url:
             raise ValueError(f"a {self.kind} channel needs a url")
         if self.kind == "pagerduty" and not self.secret:
@@ -41,6 +48,7 @@ class ChannelRead(BaseModel):
     url: str
     min_severity: str
     enabled: bool
+    witness: bool
     created_at: datetime
 
 

@@ -53,6 +53,7 @@ def create(
         secret=secret,
         min_severity=spec.min_severity,
         enabled=spec.enabled,
+        witness=spec.witness,
     )
     session.add(channel)
     session.flush()
@@ -68,6 +69,7 @@ def create(
             "kind": channel.kind,
             "url": channel.url,
             "min_severity": channel.min_severity,
+            "witness": channel.witness,
             "has_secret": secret is not None,
         },
     )

@@ -1,30 +1,33 @@
 """The retention job: deletes old prediction payloads, labels, CloudEvents halves,
 audit payloads and idempotency replies, in batches of short transactions.
 
-The audit chain is never touched: an audit event holds only its payload's SHA-256,
-so deleting the payload leaves every link verifiable (verification reports the
-number of payloads gone). Each project whose data was deleted gets a
-``retention.purge`` audit event with the counts and cut-offs, so the chain records
-what retention removed.
+The audit chain is never touched, and it still vouches for everything left: each
+deleting transaction appends a ``retention.purge`` event in the same transaction,
+recording what it deleted, the new Merkle roots of the ingest batches that lost rows,
+and the sequence numbers of the audit payloads it removed. Payloads that anchor
+records still stored (ingest batches, runs, alerts, purges) are kept. Each pass ends
+with a ``retention.run`` event per project with the counts and cut-offs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, and_, delete, exists, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from backend import clock, metrics
 from backend.audit import service as audit_service
+from backend.audit.coverage import ANCHORING_ACTIONS
 from backend.config import RetentionSettings
 from backend.db import Database
 from backend.ingest.repository import by_event_ids
+from backend.ingest.service import reanchor
 from backend.models import (
     AuditEvent,
     AuditPayload,
@@ -109,23 +112,88 @@ def _old_predictions(
 def _delete_predictions(
     database: Database, chosen: Select[tuple[int]], project_id: int, purge: Purge
 ) -> None:
-    """Deletes the chosen predictions with their labels, a batch per transaction."""
+    """Deletes the chosen predictions with their labels, a batch per transaction. Each
+    transaction also audits what it deleted, with the new Merkle roots of the ingest
+    batches that lost rows, so the chain still vouches for every row left."""
     while True:
         with database.transaction() as session:
             batch = session.execute(
-                select(Prediction.id, Prediction.event_id).where(Prediction.id.in_(chosen))
+                select(Prediction.id, Prediction.event_id, Prediction.ingest_batch_id).where(
+                    Prediction.id.in_(chosen)
+                )
             ).all()
             if not batch:
                 return
             labels = by_event_ids(
-                session, Label, [Label.id], project_id, [event_id for _, event_id in batch]
+                session,
+                Label,
+                [Label.id, Label.ingest_batch_id],
+                project_id,
+                [event_id for _, event_id, _ in batch],
             )
             if labels:
                 session.execute(delete(Label).where(Label.id.in_([row[0] for row in labels])))
-            session.execute(delete(Prediction).where(Prediction.id.in_([id_ for id_, _ in batch])))
+            session.execute(
+                delete(Prediction).where(Prediction.id.in_([id_ for id_, _, _ in batch]))
+            )
+            _audit_purge(
+                session,
+                project_id,
+                {"prediction": len(batch), "label": len(labels)},
+                predictions={b for _, _, b in batch if b is not None},
+                labels={b for _, b in labels if b is not None},
+            )
         # Counted once committed.
         purge.add(project_id, "prediction", len(batch))
         purge.add(project_id, "label", len(labels))
+
+
+def _audit_purge(
+    session: Session,
+    project_id: int,
+    deleted: dict[str, int],
+    *,
+    predictions: Collection[int] = (),
+    labels: Collection[int] = (),
+    audit_payloads: list[list[int]] | None = None,
+) -> None:
+    payload: dict[str, Any] = {"deleted": deleted}
+    reanchored = {
+        "predictions": reanchor(session, Prediction, project_id=project_id, batch_ids=predictions),
+        "labels": reanchor(session, Label, project_id=project_id, batch_ids=labels),
+    }
+    if any(reanchored.values()):
+        payload["reanchored"] = reanchored
+    if audit_payloads:
+        payload["audit_payloads"] = audit_payloads
+    audit_service.append(
+        session,
+        project_id=project_id,
+        actor=ACTOR,
+        action="retention.purge",
+        subject=f"project:{project_id}",
+        payload=payload,
+    )
+
+
+def _delete_orphaned_labels(
+    database: Database, chosen: Select[tuple[int]], project_id: int, purge: Purge
+) -> None:
+    while True:
+        with database.transaction() as session:
+            rows = session.execute(
+                select(Label.id, Label.ingest_batch_id).where(Label.id.in_(chosen))
+            ).all()
+            if not rows:
+                return
+            session.execute(delete(Label).where(Label.id.in_([id_ for id_, _ in rows])))
+            _audit_purge(
+                session,
+                project_id,
+                {"label": len(rows)},
+                labels={b for _, b in rows if b is not None},
+            )
+        purge.add(project_id, "label", len(rows))
 
 
 def _purge_predictions(
@@ -166,7 +234,7 @@ def _purge_predictions(
             )
             .limit(batch)
         )
-        purge.add(project_id, "label", _drain(database, Label.id, orphaned))
+        _delete_orphaned_labels(database, orphaned, project_id, purge)
 
 
 def _purge_audit_payloads(
@@ -176,14 +244,49 @@ def _purge_audit_payloads(
     projects: Sequence[int],
     purge: Purge,
 ) -> None:
+    """Deletes old payloads, except those that anchor records still stored (ingest
+    batches, runs, alerts, purges). Each transaction audits the seqs it removed, so
+    verification tells a payload removed by retention from one deleted by hand."""
     for project_id in projects:
         old = (
-            select(AuditPayload.audit_event_id)
+            select(AuditPayload.audit_event_id, AuditEvent.seq)
             .join(AuditEvent, AuditEvent.id == AuditPayload.audit_event_id)
-            .where(AuditEvent.project_id == project_id, AuditEvent.occurred_at < cutoff)
+            .where(
+                AuditEvent.project_id == project_id,
+                AuditEvent.occurred_at < cutoff,
+                AuditEvent.action.not_in(sorted(ANCHORING_ACTIONS)),
+            )
+            .order_by(AuditEvent.seq)
             .limit(settings.batch_rows)
         )
-        purge.add(project_id, "audit_payload", _drain(database, AuditPayload.audit_event_id, old))
+        while True:
+            with database.transaction() as session:
+                rows = session.execute(old).all()
+                if not rows:
+                    break
+                session.execute(
+                    delete(AuditPayload).where(
+                        AuditPayload.audit_event_id.in_([id_ for id_, _ in rows])
+                    )
+                )
+                _audit_purge(
+                    session,
+                    project_id,
+                    {"audit_payload": len(rows)},
+                    audit_payloads=seq_ranges(seq for _, seq in rows),
+                )
+            purge.add(project_id, "audit_payload", len(rows))
+
+
+def seq_ranges(seqs: Iterable[int]) -> list[list[int]]:
+    """[[first, last], …] covering exactly the given sequence numbers."""
+    ranges: list[list[int]] = []
+    for seq in sorted(seqs):
+        if ranges and ranges[-1][1] == seq - 1:
+            ranges[-1][1] = seq
+        else:
+            ranges.append([seq, seq])
+    return ranges
 
 
 def run_retention(
@@ -222,11 +325,12 @@ def run_retention(
     metrics.retention_deleted_rows.labels("idempotency_record").inc(purge.idempotency_records)
     for project_id, tables in purge.by_project.items():
         with database.transaction() as session:
+            # The pass as a whole; each deletion was audited in its own transaction.
             audit_service.append(
                 session,
                 project_id=project_id,
                 actor=ACTOR,
-                action="retention.purge",
+                action="retention.run",
                 subject=f"project:{project_id}",
                 payload={"deleted": dict(sorted(tables.items())), **cutoffs},
             )

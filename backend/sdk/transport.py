@@ -19,8 +19,12 @@ from typing import Any, Literal
 Kind = Literal["predictions", "labels"]
 ENDPOINTS: dict[Kind, str] = {"predictions": "/v1/predictions", "labels": "/v1/labels"}
 BODY_KEYS: dict[Kind, str] = {"predictions": "records", "labels": "labels"}
-# The answers after which sending the same batch again may succeed.
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+# The answers after which sending the same batch again may succeed (408: the body
+# arrived too slowly for the server's deadline).
+RETRYABLE_STATUS = frozenset({408, 429, 502, 503, 504})
+# A 409 of this problem type: another request with the batch's Idempotency-Key is in
+# progress. Retried, never dropped: if that request fails, this one must still land.
+IN_PROGRESS_TYPE = "/idempotency-in-progress"
 
 
 @dataclass
@@ -134,6 +138,12 @@ def judge(status: int, body: Any) -> Verdict:
         return Verdict("delivered", stored=int(stored), duplicates=int(duplicates))
     if status in RETRYABLE_STATUS:
         return Verdict("retry", detail=f"HTTP {status}")
+    if (
+        status == 409
+        and isinstance(body, dict)
+        and str(body.get("type", "")).endswith(IN_PROGRESS_TYPE)
+    ):
+        return Verdict("retry", detail="HTTP 409: the same batch is still being stored")
     if status == 413:
         return Verdict("split", detail="batch too large")
     detail = body.get("detail", "") if isinstance(body, dict) else ""

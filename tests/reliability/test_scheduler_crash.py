@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from backend.audit import service as audit_service
+from backend.audit.keys import trusted_public_keys
 from backend.config import Settings
 from backend.db import Database
 from backend.models import AuditEvent, CheckRun, Monitor
@@ -62,6 +63,8 @@ def start_scheduler(database: Database, settings: Settings) -> subprocess.Popen[
         "VERITY_DATABASE_URL": database.url,
         "VERITY_SECRET_KEY": settings.secret_key,
         "VERITY_ARTIFACT_DIR": str(settings.resolved_artifact_dir),
+        # The API's data dir: the key that signs the scheduler's audit checkpoints.
+        "VERITY_DATA_DIR": str(settings.data_dir),
         "VERITY_CHECKS__LEASE_SECONDS": str(LEASE_SECONDS),
         "VERITY_CHECKS__TICK_SECONDS": "0.5",
     }
@@ -151,6 +154,9 @@ def test_killed_schedulers_leave_no_half_written_or_duplicate_runs(
     assert runs == dict.fromkeys(ids, 1)
     assert recorded == MONITORS
     with database.transaction(read_only=True) as session:
-        assert audit_service.verify(session, project_id=tenant.project_id).ok
+        verified = audit_service.verify(
+            session, project_id=tenant.project_id, trusted_keys=trusted_public_keys(settings)
+        )
+        assert verified.ok, verified
         statuses = set(session.scalars(select(CheckRun.status).where(CheckRun.monitor_id.in_(ids))))
     assert statuses <= {"ok", "warning", "alert"}, statuses

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from backend.audit.keys import KEY_FILE
 from backend.config import NotifySettings, Settings
 from backend.db import Database
-from backend.evidence.keys import KEY_FILE
 from backend.main import create_app
 from backend.notifications.delivery import deliver_due
 from backend.observability import configure_logging

@@ -1,5 +1,7 @@
 """Tampering with the stored chain is caught, naming the first bad sequence number."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
@@ -7,8 +9,9 @@ from typer.testing import CliRunner
 from backend.audit.chain import GENESIS_HASH, ChainLink, link_hash, sha256_hex, verify_chain
 from backend.auth.roles import Role
 from backend.cli import app as cli
-from backend.config import get_settings
+from backend.config import RetentionSettings, get_settings
 from backend.models import AuditEvent, AuditPayload
+from backend.retention.service import run_retention
 from tests.factories import record, register_model
 
 
@@ -171,13 +174,24 @@ def test_an_intact_chain_verifies_from_the_cli(database, tenant, chain, monkeypa
     assert outcome.output.startswith("ok")
 
 
-def test_payloads_removed_by_retention_do_not_break_the_chain(client, database, tenant, chain):
+def test_a_payload_deleted_by_hand_fails_one_removed_by_retention_does_not(
+    client, database, tenant, chain, manual_clock
+):
+    manual_clock.advance(timedelta(days=3))
+    run_retention(database, RetentionSettings(audit_payload_days=1), projects=[tenant.project_id])
+    result = _verify(client, tenant)
+    assert result["ok"] is True, result
+    # project.create, four api_key.create, model.create, model_version.create: the
+    # ingest event's payload anchors stored rows and is kept.
+    assert result["payloads_missing"] == 7
+
     with database.transaction() as session:
-        event = _event(session, tenant, 2)
+        event = _event(session, tenant, 8)  # predictions.ingest, kept by retention
         session.execute(delete(AuditPayload).where(AuditPayload.audit_event_id == event.id))
     result = _verify(client, tenant)
-    assert result["ok"] is True
-    assert result["payloads_missing"] == 1
+    assert result["ok"] is False
+    assert result["first_bad_seq"] == 8
+    assert "no retention purge removed it" in result["reason"]
 
 
 def test_every_mutation_is_audited_in_order(client, tenant, chain):

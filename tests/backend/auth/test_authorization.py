@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,8 @@ ENDPOINTS = [
     ("GET", "/v1/predictions/{event_id}", P.PREDICTIONS_READ),
     ("GET", "/v1/audit", P.AUDIT_READ),
     ("GET", "/v1/audit/verify", P.AUDIT_READ),
+    ("POST", "/v1/audit/verify", P.AUDIT_READ),
+    ("GET", "/v1/audit/checkpoints/latest", P.AUDIT_READ),
     ("POST", "/v1/keys", P.KEYS_MANAGE),
     ("GET", "/v1/keys", P.KEYS_MANAGE),
     ("POST", "/v1/keys/{key_id}/revoke", P.KEYS_MANAGE),
@@ -144,7 +147,7 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
         csv = "f_num_a,f_num_b,color,group\n1,2,red,g\n"
         kwargs = {"content": csv.encode(), "headers": {**headers, "Content-Type": "text/csv"}}
     elif method == "POST":
-        body = {
+        body: Any = {
             "/v1/models": {"name": "other", "task": "binary"},
             "/v1/models/{model}/versions": {**SCHEMA, "version": "v2"},
             "/v1/predictions": {"records": [record(100)]},
@@ -152,6 +155,7 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
             "/v1/ingest/oip/{model}/versions/{version}": OIP_PAIR,
             "/v1/models/{model}/versions/{version}/evidence": window(at(0), at(days=1)),
             "/v1/keys": {"name": "k", "role": "viewer"},
+            "/v1/audit/verify": {"checkpoints": []},
             "/v1/keys/{key_id}/revoke": None,
             "/v1/models/{model}/versions/{version}/monitors": {
                 **OVER_BUDGET_MONITOR,

@@ -1,6 +1,7 @@
 import io
 import json
 import pickle
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -220,3 +221,114 @@ def test_reference_with_unknown_content_type_is_415(client, tenant, database):
     )
     assert response.status_code == 415
     assert counts(database, tenant.project_id) == before
+
+
+# --- uploads that could stall the API (outside attack, finding 7) -------------------
+
+
+def _scripted(module: Any) -> bytes:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(module), buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def strict_uploads(settings):
+    from fastapi.testclient import TestClient
+
+    from backend.config import IngestSettings, UploadSettings
+    from backend.main import create_app
+
+    tight = settings.model_copy(
+        update={
+            "uploads": UploadSettings(
+                sandbox_seconds=3, sandbox_memory_bytes=1024**3, max_reference_rows=100_000
+            ),
+            "ingest": IngestSettings(max_upload_bytes=1024**2),
+        }
+    )
+    with TestClient(create_app(tight), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_a_model_that_loops_is_a_clear_422(strict_uploads, tenant):
+    import torch
+
+    class Loops(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = x
+            for _ in range(1_000_000_000):
+                y = y + 1
+            return y
+
+    register_model(strict_uploads, tenant)
+    answer = strict_uploads.put(
+        "/v1/models/churn/versions/v1/artifact",
+        content=_scripted(Loops()),
+        headers={**tenant.headers(), "Content-Type": "application/octet-stream"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert "took more than 3 s" in answer.json()["detail"]
+    assert strict_uploads.get("/healthz").status_code == 200
+
+
+def test_a_model_that_allocates_without_bound_is_a_clear_422(strict_uploads, tenant):
+    import torch
+
+    class Hog(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.ones(4_000_000_000)[: x.shape[0]].unsqueeze(1) + x
+
+    register_model(strict_uploads, tenant)
+    answer = strict_uploads.put(
+        "/v1/models/churn/versions/v1/artifact",
+        content=_scripted(Hog()),
+        headers={**tenant.headers(), "Content-Type": "application/octet-stream"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert "needed more than 1024 MiB" in answer.json()["detail"]
+
+
+def test_an_archive_that_unpacks_past_the_limit_is_refused_unopened(strict_uploads, tenant):
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model/data.pkl", b"\0" * (8 * 1024**2))
+    bomb = buffer.getvalue()
+    assert len(bomb) < 64 * 1024
+    register_model(strict_uploads, tenant)
+    answer = strict_uploads.put(
+        "/v1/models/churn/versions/v1/artifact",
+        content=bomb,
+        headers={**tenant.headers(), "Content-Type": "application/octet-stream"},
+    )
+    assert answer.status_code == 413, answer.text
+    assert "unpacks to 8388608 bytes" in answer.json()["detail"]
+
+
+def test_a_small_parquet_of_many_rows_is_refused_from_its_metadata(strict_uploads, tenant):
+    frame = pd.DataFrame(
+        {"f_num_a": [1.0] * 200_000, "f_num_b": 2.0, "color": "red", "group": "g1"}
+    )
+    parquet = io.BytesIO()
+    frame.to_parquet(parquet)
+    assert len(parquet.getvalue()) < 64 * 1024
+    register_model(strict_uploads, tenant)
+    answer = strict_uploads.post(
+        "/v1/models/churn/versions/v1/references",
+        content=parquet.getvalue(),
+        headers={**tenant.headers(), "Content-Type": "application/vnd.apache.parquet"},
+    )
+    assert answer.status_code == 413, answer.text
+    assert "200000 rows; at most 100000" in answer.json()["detail"]
+    csv = b"f_num_a,f_num_b,color,group\n" + b"1,2,r,g\n" * 100_001
+    answer = strict_uploads.post(
+        "/v1/models/churn/versions/v1/references",
+        content=csv,
+        headers={**tenant.headers(), "Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 413, answer.text
+    assert "100001 rows; at most 100000" in answer.json()["detail"]

@@ -5,8 +5,10 @@ from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from backend.auth.roles import Role
+from backend.main import create_app
 from tests.factories import counts, record, register_model
 from tests.support.timeline import at, iso, window
 
@@ -66,6 +68,133 @@ def test_idempotency_key_with_another_body_is_422(client, tenant, database, mode
     assert response.status_code == 422
     assert "different request body" in response.json()["detail"]
     assert counts(database, tenant.project_id) == before
+
+
+def first_request_storing(database, tenant, key, body):
+    """Another request with ``key`` in the middle of its write transaction: it holds
+    the key and has written its answer, not yet committed."""
+    from backend.idempotency import service as idempotency
+
+    session = database.session()
+    idempotency.hold(session, project_id=tenant.project_id, key=key)
+    idempotency.remember(
+        session,
+        project_id=tenant.project_id,
+        key=key,
+        endpoint="predictions",
+        request_sha256=__import__("hashlib").sha256(body).hexdigest(),
+        status_code=200,
+        body={"received": 3, "stored": 3, "duplicates": 0, "duplicate_event_ids": []},
+    )
+    return session
+
+
+def send(client, tenant, body, key):
+    headers = {**tenant.headers(Role.INGEST), "Idempotency-Key": key,
+               "Content-Type": "application/json"}  # fmt: skip
+    return client.post(URL, content=body, headers=headers)
+
+
+def test_a_concurrent_duplicate_gets_409_with_retry_after_or_waits_then_replays(
+    client, tenant, database, model
+):
+    """Finding 10: a concurrent duplicate got 409 without Retry-After, and the SDK
+    dropped it. PostgreSQL: while the first request holds the key, 409 with
+    Retry-After, and the retry after it commits replays its answer. SQLite runs one
+    writer at a time: the duplicate waits for the first to commit, then replays."""
+    import threading
+
+    body = json.dumps({"records": [record(i) for i in range(3)]}).encode()
+    first = first_request_storing(database, tenant, "dup", body)
+    answers = []
+    try:
+        if database.url.startswith("postgresql"):
+            busy = send(client, tenant, body, "dup")
+            assert busy.status_code == 409, busy.text
+            assert busy.headers["retry-after"] == "1"
+            assert busy.json()["type"].endswith("/idempotency-in-progress")
+            first.commit()
+        else:
+            waiting = threading.Thread(
+                target=lambda: answers.append(send(client, tenant, body, "dup"))
+            )
+            waiting.start()
+            first.commit()
+            waiting.join(60)
+    finally:
+        first.close()
+    replay = answers[0] if answers else send(client, tenant, body, "dup")
+    assert replay.status_code == 200, replay.text
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert counts(database, tenant.project_id)["predictions"] == 0  # the first stored none here
+
+
+def test_a_key_whose_holder_failed_is_free(client, tenant, database, model):
+    body = json.dumps({"records": [record(i) for i in range(3)]}).encode()
+    first = first_request_storing(database, tenant, "failing", body)
+    first.rollback()  # the first request fails: its key, and its answer, are gone
+    first.close()
+    answer = send(client, tenant, body, "failing")
+    assert answer.status_code == 200 and answer.json()["stored"] == 3
+    assert "Idempotent-Replayed" not in answer.headers
+
+
+def test_a_key_whose_request_failed_may_be_used_again(client, tenant, database, model):
+    bad = post(client, tenant, [record(1, score=9.0)], **{"Idempotency-Key": "again"})
+    assert bad.status_code == 422
+    good = post(client, tenant, [record(1)], **{"Idempotency-Key": "again"})
+    assert good.status_code == 200 and good.json()["stored"] == 1
+    replay = post(client, tenant, [record(1)], **{"Idempotency-Key": "again"})
+    assert replay.headers["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"features": {"f_num_a": 1.0, "f_num_b": 2.0, "color": "x" * 1_000_000, "group": "g"}},
+         "features.color"),
+        ({"features": {"f_num_a": 1.0, "f_num_b": 2.0, "color": "red", "group": "g" * 300}},
+         "features.group"),
+        ({"tags": {"k": "v" * 257}}, "tags.k"),
+    ],
+)  # fmt: skip
+def test_long_strings_are_refused(client, tenant, database, model, patch, field):
+    """Finding 8: a 1 MB categorical value was stored."""
+    response = post(client, tenant, [record(1, **patch)])
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert "VERITY_LIMITS__" in response.json()["errors"][0]["message"]
+    assert counts(database, tenant.project_id)["predictions"] == 0
+
+
+def test_a_long_pending_label_is_refused(client, tenant, database, model):
+    """Finding 8: a 1 MB label for a prediction not yet arrived was stored."""
+    response = client.post(
+        "/v1/labels",
+        json={"labels": [{"event_id": "later", "label": "x" * 1_000_000}]},
+        headers=tenant.headers(Role.INGEST),
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "label"
+    assert counts(database, tenant.project_id)["labels"] == 0
+
+
+def test_limits_are_settings(settings, tenant, database):
+    from backend.config import LimitSettings
+
+    tight = settings.model_copy(update={"limits": LimitSettings(value_chars=2, name_chars=5)})
+    with TestClient(create_app(tight)) as small:
+        long_name = small.post(
+            "/v1/models", json={"name": "abcdef", "task": "binary"}, headers=tenant.headers()
+        )
+        assert long_name.status_code == 422
+        assert long_name.json()["errors"][0]["field"] == "name"
+        register_model(small, tenant, name="m")
+        refused = small.post(
+            URL, json={"records": [record(1, model="m")]}, headers=tenant.headers(Role.INGEST)
+        )
+        assert refused.status_code == 422  # "red" is 3 characters; "g1" and "eu" are 2
+        assert [e["field"] for e in refused.json()["errors"]] == ["features.color"]
 
 
 def test_naive_timestamps_are_taken_as_utc(client, tenant, model):

@@ -27,6 +27,7 @@ def test_sqlite_conversions_equal_sqlalchemys_bind_processors(tmp_path):
             "latency_ms": None,
             "compute_seconds": 0.001,
             "tags": {"k": "v"},
+            "ingest_batch_id": 7,
         },
         {
             "project_id": 1,
@@ -41,6 +42,7 @@ def test_sqlite_conversions_equal_sqlalchemys_bind_processors(tmp_path):
             "latency_ms": 3.0,
             "compute_seconds": None,
             "tags": None,
+            "ingest_batch_id": 2**40,
         },
     ]
     expected = []

@@ -91,6 +91,17 @@ def test_slack_blocks_and_pagerduty_events():
         "http://[::1]/hook",
         "file:///etc/passwd",
         "http://user:pw@93.184.215.14/",
+        # Finding 6 of the outside attack: all of these were accepted.
+        "http://100.100.100.200/latest/meta-data/",  # shared address space 100.64/10
+        "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+        "http://[2002:a9fe:a9fe::]/",  # 6to4 of 169.254.169.254
+        "http://[fec0::1]/",  # IPv6 site-local
+        "http://[::ffff:127.0.0.1]/",  # IPv4-mapped loopback
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of the metadata service
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",  # Teredo
+        "http://224.0.0.1/",  # multicast
+        "http://0.0.0.0/",
+        "http://198.18.0.1/",  # benchmarking range
     ],
 )
 def test_internal_and_odd_destinations_are_refused(url):
@@ -102,6 +113,54 @@ def test_allow_list_opens_an_internal_network():
     check_url("https://93.184.215.14/hook", NotifySettings())
     check_url("http://10.1.2.3/hook", NotifySettings(allowed_networks=["10.0.0.0/8"]))
     check_url("http://hooks.internal/x", NotifySettings(allowed_hosts=["hooks.internal"]))
+
+
+def test_names_are_checked_on_every_address_they_resolve_to():
+    def resolver(answers):
+        return lambda host, port: answers
+
+    public = NotifySettings()
+    assert check_url(
+        "https://hooks.example/x", public, resolver=resolver(["93.184.215.14"])
+    ).address
+    with pytest.raises(BlockedDestination, match="internal address"):
+        check_url(
+            "https://hooks.example/x", public, resolver=resolver(["93.184.215.14", "10.0.0.1"])
+        )
+    with pytest.raises(BlockedDestination, match="resolves to no address"):
+        check_url("https://hooks.example/x", public, resolver=resolver([]))
+
+
+def test_the_address_checked_is_the_address_connected_to(database, settings, tenant, monkeypatch):
+    """DNS rebinding: the delivery connects to the address its check resolved, with
+    the name in Host; it never resolves the name a second time. The name here exists
+    only in the patched resolver, so a second resolution would fail the delivery."""
+    import httpx
+
+    from backend.notifications import outbound
+
+    receiver = stub_server.StubServer(lambda n: (204, {}, b""))
+    port = int(receiver.base.rsplit(":", 1)[1])
+    lookups = []
+
+    def resolver(host, port):
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(outbound, "resolve", resolver)
+    notify = NotifySettings(allowed_networks=["127.0.0.1/32"])
+    local = settings.model_copy(update={"notify": notify})
+    url = f"http://hooks.example:{port}/hook"
+    with TestClient(create_app(local)) as client:
+        monitor, _ = over_budget_model(client, tenant, channels=[webhook(url)])
+        client.post(f"/v1/monitors/{monitor['id']}/run", headers=tenant.headers())
+    lookups.clear()
+    with httpx.Client() as http:
+        assert deliver_due(database, notify, http) == {"delivered": 1}
+    assert lookups == ["hooks.example"]  # once: the check's
+    assert receiver.calls == 1
+    assert receiver.hosts == [f"hooks.example:{port}"]
+    receiver.server.shutdown()
 
 
 def test_the_api_refuses_a_webhook_to_the_metadata_service(client, tenant):

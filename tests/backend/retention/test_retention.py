@@ -98,19 +98,35 @@ def test_old_predictions_go_a_monitors_reference_window_stays(
     with database.transaction(read_only=True) as session:
         event = session.scalars(
             select(AuditEvent).where(
-                AuditEvent.project_id == tenant.project_id, AuditEvent.action == "retention.purge"
+                AuditEvent.project_id == tenant.project_id, AuditEvent.action == "retention.run"
             )
         ).one()
         payload = json.loads(session.get(AuditPayload, event.id).body)  # type: ignore[union-attr]
         assert payload["deleted"] == {"label": 80, "prediction": 240}
         assert payload["predictions_before"] == (NOW - timedelta(days=30)).isoformat()
         assert event.actor == "verity:retention"
-        assert audit_service.verify(session, project_id=tenant.project_id).ok
+        # Each deleting transaction audited its rows and re-anchored their batches.
+        purges = [
+            json.loads(session.get(AuditPayload, e.id).body)  # type: ignore[union-attr]
+            for e in session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.project_id == tenant.project_id,
+                    AuditEvent.action == "retention.purge",
+                )
+            )
+        ]
+        assert sum(p["deleted"].get("prediction", 0) for p in purges) == 240
+        assert len(purges) >= 240 // 64
+        assert all(p["reanchored"]["predictions"] for p in purges)
+        verified = audit_service.verify(session, project_id=tenant.project_id)
+        assert verified.ok, verified
+        assert (verified.predictions_checked, verified.labels_checked) == (160, 31)
 
     # A second pass finds nothing more, and writes no empty audit event.
+    before = rows(database, AuditEvent, tenant)
     again = run_retention(database, settings, now=NOW, projects=[tenant.project_id])
     assert again.by_project == {}
-    assert rows(database, AuditEvent, tenant, AuditEvent.action == "retention.purge") == 1
+    assert rows(database, AuditEvent, tenant) == before
 
 
 def test_audit_payloads_go_and_the_chain_still_verifies(
@@ -126,15 +142,17 @@ def test_audit_payloads_go_and_the_chain_still_verifies(
         now=later,
         projects=[tenant.project_id],
     )
-    assert purge.by_project[tenant.project_id] == {"audit_payload": events}
+    # The payloads of the project, key, model and version events go; those that
+    # anchor stored records (the two ingest batches) stay.
+    assert purge.by_project[tenant.project_id] == {"audit_payload": events - 2}
     assert purge.idempotency_records == 1
     assert rows(database, IdempotencyRecord, tenant) == 0
     assert rows(database, Prediction, tenant) == 400  # predictions were not asked for
     with database.transaction(read_only=True) as session:
         result = audit_service.verify(session, project_id=tenant.project_id)
     assert result.ok, result
-    assert result.payloads_missing == events
-    assert result.events == events + 1  # the purge's own event, payload kept
+    assert result.payloads_missing == events - 2
+    assert result.events == events + 2  # the purge's event and the pass's, payloads kept
 
 
 def test_other_projects_are_untouched(

@@ -72,6 +72,10 @@ def test_retry_after_and_verdicts():
     assert Backoff(base=1, cap=4).delay(10) <= 4
     assert Backoff().delay(1, retry_after=2.5) == 2.5
     assert judge(200, {"stored": 3, "duplicates": 1}).outcome == "delivered"
+    in_progress = {"type": "https://verity.dev/problems/idempotency-in-progress"}
+    assert judge(409, in_progress).outcome == "retry"
+    assert judge(409, {"type": "https://verity.dev/problems/conflict"}).outcome == "rejected"
+    assert judge(408, None).outcome == "retry"
     for status in (429, 502, 503, 504):
         assert judge(status, None).outcome == "retry"
     assert judge(413, None).outcome == "split"
@@ -105,9 +109,11 @@ class Flaky(httpx.BaseTransport):
         self.inner = httpx.HTTPTransport()
         self.calls = itertools.count()
         self.lost_answers = 0
+        self.batch_keys: set[str] = set()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         n = next(self.calls)
+        self.batch_keys.add(request.headers["idempotency-key"])
         if n % 4 == 0:
             return httpx.Response(503, headers={"Retry-After": "0"}, json={"detail": "busy"})
         if n % 4 == 1:
@@ -140,10 +146,57 @@ def test_a_retry_storm_never_duplicates(live, client, tenant, database):
     assert len(stored) == len(set(stored)) == 500
     assert set(stored) == set(ids)
     assert flaky.lost_answers >= 5
-    # Every failed attempt was retried: 20 batches of 25, each delivered once.
-    assert sdk.stats.retries == sdk.stats.batches_sent - 20
+    # Every failed attempt was retried, and each batch (an Idempotency-Key; how many
+    # depends on when the sender woke) ended in one delivery.
+    assert sdk.stats.retries == sdk.stats.batches_sent - len(flaky.batch_keys)
     assert sdk.stats.delivered == 500
     assert sdk.stats.dropped == 0
+
+
+class HeldKey(httpx.BaseTransport):
+    """The first attempt of each batch meets another request holding its
+    Idempotency-Key: the API's 409 in-progress problem with Retry-After. That other
+    request then fails (nothing stored). The batch must be retried, never dropped
+    (finding 10)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.answers: list[int] = []
+        self.keys: set[str] = set()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        key = request.headers["idempotency-key"]
+        if key not in self.keys:
+            self.keys.add(key)
+            self.answers.append(409)
+            return httpx.Response(
+                409,
+                headers={"Retry-After": "0", "Content-Type": "application/problem+json"},
+                json={
+                    "type": "https://verity.dev/problems/idempotency-in-progress",
+                    "title": "A request with this Idempotency-Key is in progress",
+                    "status": 409,
+                    "detail": "retry",
+                },
+            )
+        response = self.inner.handle_request(request)
+        response.read()
+        self.answers.append(response.status_code)
+        return response
+
+
+def test_a_batch_meeting_its_key_in_progress_is_retried_not_dropped(live, client, tenant, database):
+    register_model(client, tenant)
+    held = HeldKey()
+    sdk = VerityClient(
+        live.url, tenant.tokens[Role.INGEST], "churn", "v1", batch_size=10, transport=held
+    )
+    ids = [sdk.log(features(i), 1) for i in range(10)]
+    assert sdk.flush(timeout=60)
+    sdk.close()
+    assert held.answers[0] == 409 and held.answers[-1] == 200
+    assert sorted(stored_ids(database, tenant.project_id)) == sorted(ids)
+    assert sdk.stats.dropped == 0 and sdk.stats.retries >= 1
 
 
 def test_invalid_records_are_dropped_reported_and_the_rest_delivered(

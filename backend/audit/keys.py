@@ -1,6 +1,7 @@
-"""The Ed25519 key that signs evidence packs: from ``VERITY_EVIDENCE_SIGNING_KEY``
-(a PEM private key) when set, else generated once into the data directory, readable
-by its owner only. Its public half is what a verifier pins."""
+"""The Ed25519 key that signs evidence packs and audit checkpoints: from
+``VERITY_EVIDENCE_SIGNING_KEY`` (a PEM private key) when set, else generated once into
+the data directory, readable by its owner only. Its public half is what a verifier
+pins."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
 def public_key_base64(key: Ed25519PrivateKey) -> str:
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode()
+
+
+def trusted_public_keys(settings: Settings) -> list[str]:
+    """The keys a checkpoint may be signed with: the current one, and earlier ones
+    kept across a rotation (VERITY_AUDIT__TRUSTED_PUBLIC_KEYS)."""
+    return [public_key_base64(signing_key(settings)), *settings.audit.trusted_public_keys]
 
 
 def public_key_pem(key: Ed25519PrivateKey) -> str:
