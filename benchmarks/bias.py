@@ -97,10 +97,12 @@ def run_verity(frame: pd.DataFrame) -> dict[str, float]:
             name = "/".join(group.group[a] for a in disparity.attributes)
             for metric in ("selection_rate", "accuracy", "tpr", "fpr", "fnr", "precision"):
                 values[f"{tag}={name}:{metric}"] = float(getattr(group, metric))
-        values[f"{tag}:dp_diff"] = disparity.demographic_parity_difference
-        values[f"{tag}:dp_ratio"] = disparity.demographic_parity_ratio
-        values[f"{tag}:eo_diff"] = float(disparity.equalized_odds_difference or 0.0)
-        values[f"{tag}:eo_ratio"] = float(disparity.equalized_odds_ratio or 0.0)
+        # fairlearn's figures are over every group: all_groups.
+        everyone = disparity.all_groups
+        values[f"{tag}:dp_diff"] = everyone.demographic_parity_difference
+        values[f"{tag}:dp_ratio"] = everyone.demographic_parity_ratio
+        values[f"{tag}:eo_diff"] = float(everyone.equalized_odds_difference or 0.0)
+        values[f"{tag}:eo_ratio"] = float(everyone.equalized_odds_ratio or 0.0)
     return values
 
 

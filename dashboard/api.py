@@ -108,8 +108,14 @@ class VerityApi:
         found: dict[str, Any] = self.get(f"/v1/predictions/{event_id}")
         return found
 
-    def explanation(self, event_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.get(f"/v1/predictions/{event_id}/explanation")
+    def explanation(self, event_id: str, reference: str | None = None) -> dict[str, Any]:
+        found: dict[str, Any] = self.get(
+            f"/v1/predictions/{event_id}/explanation", reference=reference
+        )
+        return found
+
+    def references(self, model: str, version: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.get(f"/v1/models/{model}/versions/{version}/references")
         return found
 
     def evidence(

@@ -27,6 +27,9 @@ FORMATS = {
     "application/x-ndjson": "ndjson",
 }
 MAX_REPORTED_ERRORS = 50
+# What serving a row cost, not model inputs: a reference that carries them is a
+# baseline for cost checks (cost per prediction, latency).
+OPERATIONAL_COLUMNS = ("latency_ms", "compute_seconds")
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,12 @@ def _validate_and_normalize(
         raise InvalidInput("the reference dataset has no rows")
     errors: list[dict[str, Any]] = []
     feature_names = [f["name"] for f in version.features]
-    optional = [version.prediction_column, version.score_column, version.label_column]
+    optional = [
+        version.prediction_column,
+        version.score_column,
+        version.label_column,
+        *OPERATIONAL_COLUMNS,
+    ]
     missing = [name for name in feature_names if name not in frame.columns]
     unknown = [c for c in frame.columns if c not in feature_names and c not in optional]
     if missing:
@@ -177,6 +185,13 @@ def _validate_and_normalize(
         out[version.label_column] = _target(
             frame[version.label_column], version.label_column, task, classes, errors
         )
+    for name in OPERATIONAL_COLUMNS:
+        if name in frame.columns and name not in feature_names:
+            values = _numeric(frame[name], name, errors)
+            negative = values[values < 0]
+            if not negative.empty:
+                errors.append(_row_error(name, negative.index, "must not be negative"))
+            out[name] = values
     if version.score_column in frame.columns:
         score = _numeric(frame[version.score_column], version.score_column, errors)
         outside = score[(score < 0) | (score > 1)]

@@ -10,7 +10,12 @@ from backend.audit import service as audit_service
 from backend.audit.chain import sha256_hex
 from backend.auth.actor import Actor
 from backend.catalog import repository
-from backend.catalog.reference_io import parse_reference, source_format, to_parquet
+from backend.catalog.reference_io import (
+    OPERATIONAL_COLUMNS,
+    parse_reference,
+    source_format,
+    to_parquet,
+)
 from backend.catalog.sandbox import validate_in_sandbox
 from backend.catalog.schemas import ModelCreate, Task, VersionCreate
 from backend.catalog.storage import ArtifactStore
@@ -60,10 +65,16 @@ def create_version(
         raise Conflict(f"model '{model_name}' already has a version '{version_in.version}'")
     class_labels, positive_class = _class_settings(Task(model.task), version_in)
     names = {f.name for f in version_in.features}
-    reserved = {version_in.prediction_column, version_in.score_column, version_in.label_column}
+    reserved = {
+        version_in.prediction_column,
+        version_in.score_column,
+        version_in.label_column,
+        *OPERATIONAL_COLUMNS,
+    }
     if clash := sorted(names & reserved):
         raise InvalidInput(
-            "feature names may not equal the prediction, score or label column names",
+            "feature names may not equal the prediction, score or label column names, "
+            "or the operational columns latency_ms and compute_seconds",
             errors=[{"field": "features", "message": f"reserved: {clash}"}],
         )
     version = ModelVersion(

@@ -60,23 +60,18 @@ def _drift(result: dict[str, Any]) -> list[Cause]:
 
 
 def _bias(result: dict[str, Any], params: dict[str, Any]) -> list[Cause]:
+    """One cause per disparity that alerts. The detector decides (groups of at least
+    min_group_size, significant disparities) and says why in ``alert_reasons``."""
     found = []
     for disparity in result.get("disparities", []):
-        dp = disparity["demographic_parity_difference"]
-        eo = disparity.get("equalized_odds_difference")
-        problems = []
-        if not disparity.get("four_fifths_passed", True):
-            ratio = _fmt(disparity["demographic_parity_ratio"])
-            problems.append(f"four-fifths rule failed (ratio {ratio})")
-        if dp > params.get("demographic_parity_threshold", 0.1):
-            problems.append(f"demographic parity difference {_fmt(dp)}")
-        if eo is not None and eo > params.get("equalized_odds_threshold", 0.1):
-            problems.append(f"equalized odds difference {_fmt(eo)}")
+        problems = disparity.get("alert_reasons") or []
         if not problems:
             continue
-        worst = disparity["worst_group"]
+        worst = disparity.get("worst_group") or {}
         worst_text = ", ".join(f"{k}={v}" for k, v in worst.items())
         attributes = "+".join(disparity["attributes"])
+        smallest = min((g["count"] for g in disparity.get("groups", [])
+                        if not g.get("small")), default=None)  # fmt: skip
         found.append(
             Cause(
                 key=f"bias:{disparity['positive_class']}:{attributes}",
@@ -91,6 +86,8 @@ def _bias(result: dict[str, Any], params: dict[str, Any]) -> list[Cause]:
                     "demographic_parity_difference": disparity["demographic_parity_difference"],
                     "demographic_parity_ratio": disparity["demographic_parity_ratio"],
                     "equalized_odds_difference": disparity.get("equalized_odds_difference"),
+                    "groups_decided_on": disparity.get("groups_decided_on"),
+                    "smallest_group_decided_on": smallest,
                 },
             )
         )

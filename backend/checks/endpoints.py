@@ -46,15 +46,29 @@ def model_volume(
 
 @router.get("/predictions/{event_id}/explanation", response_model=PredictionExplanation)
 def prediction_explanation(
-    event_id: str, request: Request, session: ReadSession, actor: PredictionReader
+    event_id: str,
+    request: Request,
+    session: ReadSession,
+    actor: PredictionReader,
+    reference: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="The background's reference dataset, by name or content hash; "
+            "required when the version has several.",
+        ),
+    ] = None,
 ) -> PredictionExplanation:
     """Why this decision: SHAP attributions of one prediction's model inputs (exact
     Shapley values up to 12 inputs, Kernel SHAP beyond), against a background drawn
-    from the version's latest reference dataset."""
+    from the reference dataset named (or the version's only one). The answer names
+    the reference and its content hash."""
     return explain_prediction(
         session,
         actor=actor,
         store=request.app.state.artifact_store,
         settings=request.app.state.settings,
         event_id=event_id,
+        reference_name=reference,
     )

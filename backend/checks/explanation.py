@@ -1,5 +1,6 @@
 """Why was this decision made: SHAP attributions of one stored prediction, computed on
-demand with the version's TorchScript artifact against its reference dataset."""
+demand with the version's TorchScript artifact against a reference dataset the caller
+names (or the version's only one); the answer names that reference by its hash."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from backend.catalog.storage import ArtifactStore
 from backend.checks.runner import explain_device
 from backend.checks.windows import NEEDS, load_dataset, load_window
 from backend.config import Settings
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import Model, ModelVersion, Prediction, ReferenceDataset
 from detectors.explain.detector import MAX_EXACT_FEATURES, ExplainDetector
 from detectors.registry import build
@@ -35,11 +36,51 @@ class PredictionExplanation(BaseModel):
     attributions: dict[str, float]
     method: str
     reference: str
+    reference_sha256: str
     device: str
 
 
+def _pick_reference(
+    session: Session, model: Model, version: ModelVersion, wanted: str | None
+) -> ReferenceDataset:
+    """The reference named (by name or content hash prefix), or the version's only one:
+    with several and none named, the caller must choose, never "the latest"."""
+    datasets = session.scalars(
+        select(ReferenceDataset)
+        .where(ReferenceDataset.model_version_id == version.id)
+        .order_by(ReferenceDataset.id)
+    ).all()
+    if not datasets:
+        raise Conflict(
+            f"{model.name} {version.version} has no reference dataset to draw a background from"
+        )
+    if wanted is None:
+        if len(datasets) == 1:
+            return datasets[0]
+        choices = ", ".join(f"{d.name} ({d.content_sha256[:12]})" for d in datasets)
+        raise InvalidInput(
+            f"{model.name} {version.version} has {len(datasets)} reference datasets; name the "
+            f"background with ?reference= (one of: {choices})",
+            errors=[{"field": "reference", "message": "required: several references"}],
+        )
+    found = [d for d in datasets if d.name == wanted or d.content_sha256.startswith(wanted)]
+    if len(found) != 1:
+        problem = "no" if not found else "more than one"
+        raise InvalidInput(
+            f"{problem} reference dataset of {model.name} {version.version} matches '{wanted}'",
+            errors=[{"field": "reference", "message": "give a unique name or hash"}],
+        )
+    return found[0]
+
+
 def explain_prediction(
-    session: Session, *, actor: Actor, store: ArtifactStore, settings: Settings, event_id: str
+    session: Session,
+    *,
+    actor: Actor,
+    store: ArtifactStore,
+    settings: Settings,
+    event_id: str,
+    reference_name: str | None = None,
 ) -> PredictionExplanation:
     row = session.execute(
         select(Prediction, ModelVersion, Model)
@@ -52,16 +93,7 @@ def explain_prediction(
     prediction, version, model = row
     if version.artifact_path is None:
         raise Conflict(f"{model.name} {version.version} has no TorchScript artifact to explain")
-    dataset = session.scalars(
-        select(ReferenceDataset)
-        .where(ReferenceDataset.model_version_id == version.id)
-        .order_by(ReferenceDataset.id.desc())
-        .limit(1)
-    ).one_or_none()
-    if dataset is None:
-        raise Conflict(
-            f"{model.name} {version.version} has no reference dataset to draw a background from"
-        )
+    dataset = _pick_reference(session, model, version, reference_name)
     needs = NEEDS["explain"]
     at = prediction.occurred_at
     loaded = load_window(session, version, at, at + timedelta(microseconds=1), needs=needs)
@@ -90,5 +122,6 @@ def explain_prediction(
         attributions=dict(ordered),
         method=method,
         reference=reference.source,
+        reference_sha256=dataset.content_sha256,
         device=device,
     )

@@ -25,6 +25,7 @@ from backend.alerts import service as alerts_service
 from backend.audit import service as audit_service
 from backend.catalog.storage import ArtifactStore
 from backend.checks import causes as causes_module
+from backend.checks import window_sql
 from backend.checks.lineage import library_versions, record_sha256
 from backend.checks.report import build_report
 from backend.checks.windows import (
@@ -38,6 +39,7 @@ from backend.checks.windows import (
 from backend.config import Settings
 from backend.db import Database
 from backend.models import CheckRun, ModelVersion, Monitor, ReferenceDataset
+from backend.monitors import service as monitors_service
 from backend.monitors.specs import next_run
 from detectors.base import Result
 from detectors.explain.detector import ExplainDetector
@@ -69,28 +71,58 @@ def explain_device(settings: Settings) -> str:
     return settings.checks.device
 
 
+FIRST_WEEK = timedelta(days=7)
+
+
+def first_week(
+    session: Session, version: ModelVersion, now: datetime
+) -> tuple[datetime, datetime] | str:
+    """The version's first seven whole days of traffic (from midnight UTC of its first
+    prediction's day), or why they are not complete yet."""
+    first = window_sql.first_prediction_at(session, version.id)
+    if first is None:
+        return "the version has no traffic yet: its first week is the cost baseline"
+    start = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + FIRST_WEEK
+    if end > now:
+        return (
+            f"the first week of traffic ends at {end.isoformat()}: the baseline until then is empty"
+        )
+    return start, end
+
+
 def _reference(
-    session: Session, store: ArtifactStore, monitor: Monitor, version: ModelVersion
-) -> LoadedReference:
+    session: Session, store: ArtifactStore, monitor: Monitor, version: ModelVersion, now: datetime
+) -> tuple[LoadedReference, tuple[datetime, datetime] | None]:
+    """The monitor's pinned baseline, and the first week to pin when a first_week
+    reference has just become complete."""
     needs = NEEDS[monitor.kind]
-    if monitor.reference_kind == "window":
-        assert monitor.reference_start is not None
-        assert monitor.reference_end is not None
-        loaded = load_window(
-            session, version, monitor.reference_start, monitor.reference_end, needs=needs
+    pin = None
+    start, end = monitor.reference_start, monitor.reference_end
+    if monitor.reference_kind == "first_week":
+        found = first_week(session, version, now)
+        if isinstance(found, str):
+            empty = empty_reference(version, needs)
+            return LoadedReference(empty.window, None, f"first_week: {found}"), None
+        pin = start, end = found
+    if monitor.reference_kind in ("window", "first_week"):
+        assert start is not None
+        assert end is not None
+        loaded = load_window(session, version, start, end, needs=needs)
+        return (
+            LoadedReference(
+                loaded.window, loaded.sha256, f"window:{start.isoformat()}/{end.isoformat()}"
+            ),
+            pin,
         )
-        return LoadedReference(
-            loaded.window,
-            loaded.sha256,
-            f"window:{monitor.reference_start.isoformat()}/{monitor.reference_end.isoformat()}",
+    if monitor.reference_dataset_id is None:
+        raise ValueError(
+            "the monitor's reference dataset is not pinned: set it with PATCH "
+            f"/v1/monitors/{monitor.id} (reference.dataset)"
         )
-    query = select(ReferenceDataset).where(ReferenceDataset.model_version_id == version.id)
-    if monitor.reference_dataset_id is not None:
-        query = query.where(ReferenceDataset.id == monitor.reference_dataset_id)
-    dataset = session.scalars(query.order_by(ReferenceDataset.id.desc()).limit(1)).one_or_none()
-    if dataset is None:
-        return empty_reference(version, needs)
-    return load_dataset(store, version, dataset, needs)
+    dataset = session.get(ReferenceDataset, monitor.reference_dataset_id)
+    assert dataset is not None
+    return load_dataset(store, version, dataset, needs), None
 
 
 @dataclass
@@ -103,6 +135,10 @@ class Plan:
     reference: LoadedReference | None
     artifact: bytes | None
     load_error: str | None
+    # A first_week reference found complete by this run: pinned when it is stored.
+    pin_reference: tuple[datetime, datetime] | None = None
+    # Explain: the reference's importance from an earlier run with the same lineage.
+    reference_importance: dict[str, float] | None = None
 
 
 def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: datetime) -> Plan:
@@ -119,18 +155,45 @@ def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: 
             max_rows=monitor.max_rows,
             sample_seed=monitor.id * 1_000_003 + int(end.timestamp()),
         )
-        reference = _reference(session, store, monitor, version)
+        reference, pin = _reference(session, store, monitor, version, clock.now())
         artifact = None
+        known = None
         if monitor.kind == "explain":
             if version.artifact_path is None:
                 raise ValueError("the version has no TorchScript artifact to explain")
             artifact = store.read(version.artifact_path)
-        return Plan(monitor, version, start, end, current, reference, artifact, None)
+            known = _known_reference_importance(session, monitor, version, reference.sha256)
+        return Plan(monitor, version, start, end, current, reference, artifact, None, pin, known)
     except Exception as error:  # stored as the run's error; the scheduler goes on
         logger.exception("loading check %s failed", monitor.id)
         return Plan(
             monitor, version, start, end, None, None, None, f"{type(error).__name__}: {error}"
         )
+
+
+def _known_reference_importance(
+    session: Session, monitor: Monitor, version: ModelVersion, reference_sha256: str | None
+) -> dict[str, float] | None:
+    """The reference importance of the monitor's latest completed run, when it was
+    computed from the same reference rows, artifact, detector version and params."""
+    if reference_sha256 is None:
+        return None
+    previous = session.scalars(
+        select(CheckRun)
+        .where(
+            CheckRun.monitor_id == monitor.id,
+            CheckRun.status.in_(("ok", "warning", "alert")),
+            CheckRun.reference_sha256 == reference_sha256,
+            CheckRun.artifact_sha256 == version.artifact_sha256,
+            CheckRun.detector_version == ExplainDetector.version,
+        )
+        .order_by(CheckRun.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if previous is None or previous.params != monitor.params or not previous.result:
+        return None
+    importance = previous.result.get("reference_importance")
+    return dict(importance) if importance else None
 
 
 def _report_or_error(store: ArtifactStore, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -163,6 +226,8 @@ def compute(plan: Plan, settings: Settings) -> Outcome:
             device = explain_device(settings)
             model = torch.jit.load(io.BytesIO(plan.artifact), map_location=device).eval()
             detector = detector.with_model(model, device)
+            if plan.reference_importance is not None:
+                detector = detector.with_reference_importance(plan.reference_importance)
         result: Result = detector.run(plan.reference.window, plan.current.window)
         if device == "cuda":
             torch.cuda.synchronize()
@@ -236,6 +301,8 @@ def _store(
     )
     session.add(run)
     session.flush()  # IntegrityError here: this window has a run already
+    if plan.pin_reference is not None and monitor.reference_kind == "first_week":
+        monitors_service.pin_first_week(session, monitor, *plan.pin_reference)
     run.record_sha256 = record_sha256(run)
     if outcome.status == "error":
         found = [causes_module.Cause(causes_module.ERROR_CAUSE, f"Check failed: {outcome.error}")]

@@ -25,7 +25,7 @@ import queue
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import numpy as np
@@ -70,7 +70,8 @@ class WindowQuery:
     end: datetime
     outputs: bool
     labels: bool
-    cost_columns: bool
+    # Float columns of the prediction row: latency_ms, compute_seconds, score.
+    floats: tuple[str, ...] = ()
 
     @property
     def numeric(self) -> list[str]:
@@ -103,6 +104,30 @@ def fetch(session: Session, query: WindowQuery) -> RawColumns:
     if _dialect(session) == "postgresql":
         return _fetch_postgresql(session, query)
     return _fetch_sqlite(session, query)
+
+
+def first_prediction_at(session: Session, version_id: int) -> datetime | None:
+    found: datetime | None = session.scalar(
+        select(func.min(Prediction.occurred_at)).where(Prediction.model_version_id == version_id)
+    )
+    if found is not None and found.tzinfo is None:
+        found = found.replace(tzinfo=UTC)
+    return found
+
+
+def has_scores(session: Session, version: ModelVersion, start: datetime, end: datetime) -> bool:
+    """Whether any prediction of the window logged a score (one index range scan)."""
+    found = session.execute(
+        select(Prediction.id)
+        .where(
+            Prediction.model_version_id == version.id,
+            Prediction.occurred_at >= start,
+            Prediction.occurred_at < end,
+            Prediction.score.is_not(None),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def decode_json(texts: np.ndarray) -> np.ndarray:
@@ -164,7 +189,7 @@ def _id_chunks(
 
 
 def _float_names(query: WindowQuery) -> list[str]:
-    return ["latency_ms", "compute_seconds"] if query.cost_columns else []
+    return list(query.floats)
 
 
 # --- PostgreSQL ---------------------------------------------------------------------
@@ -237,11 +262,7 @@ def _fetch_postgresql(session: Session, query: WindowQuery) -> RawColumns:
     fields += [(f"c{i}", features.op("->")(literal(n)), True) for i, n in enumerate(categorical)]
     if query.outputs:
         fields.append(("prediction", Prediction.prediction, True))
-    if query.cost_columns:
-        fields += [
-            ("latency_ms", Prediction.latency_ms, False),
-            ("compute_seconds", Prediction.compute_seconds, False),
-        ]
+    fields += [(name, getattr(Prediction, name), False) for name in query.floats]
     if query.labels:
         fields.append(("label", Label.label, True))
     line = func.concat_ws(
@@ -415,9 +436,8 @@ def _sqlite_row_by_row(
     """REAL columns row by row: SQLite prints a REAL as text (printf, quote,
     group_concat) that does not always read back as the same double."""
     columns: dict[str, Any] = {"id": Prediction.id}
-    if query.cost_columns:
-        columns["latency_ms"] = Prediction.latency_ms
-        columns["compute_seconds"] = Prediction.compute_seconds
+    for name in query.floats:
+        columns[name] = getattr(Prediction, name)
     for name in json_columns:
         columns[name] = _json_text(Prediction.prediction if name == "prediction" else Label.label)
     if len(columns) == 1:

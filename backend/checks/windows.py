@@ -27,19 +27,21 @@ EVENT_ID = "event_id"
 
 @dataclass(frozen=True)
 class Needs:
-    """What a detector reads: all features, only the sensitive ones, or none; and
-    whether it wants labels and the cost columns."""
+    """What a detector reads: all features, only the sensitive ones, or none; whether
+    it wants labels; and which float columns (``score`` is read only when the window
+    logs scores: SQLite hands a REAL column over row by row)."""
 
     features: str  # "all" | "sensitive" | "none"
     labels: bool
-    cost_columns: bool
+    floats: tuple[str, ...] = ()
 
 
+COST_COLUMNS = ("latency_ms", "compute_seconds")
 NEEDS = {
-    "drift": Needs("all", labels=False, cost_columns=False),
-    "bias": Needs("sensitive", labels=True, cost_columns=False),
-    "explain": Needs("all", labels=False, cost_columns=False),
-    "cost": Needs("none", labels=False, cost_columns=True),
+    "drift": Needs("all", labels=False, floats=("score",)),
+    "bias": Needs("sensitive", labels=True),
+    "explain": Needs("all", labels=False),
+    "cost": Needs("none", labels=False, floats=COST_COLUMNS),
 }
 
 
@@ -115,6 +117,11 @@ def load_window(
     by event_id), in id order, indexed by event_id."""
     specs = _selected(version, needs)
     outputs = needs.features != "none" or needs.labels
+    floats = tuple(
+        name
+        for name in needs.floats
+        if name != "score" or window_sql.has_scores(session, version, start, end)
+    )
     raw = window_sql.fetch(
         session,
         window_sql.WindowQuery(
@@ -124,7 +131,7 @@ def load_window(
             end=end,
             outputs=outputs,
             labels=needs.labels,
-            cost_columns=needs.cost_columns,
+            floats=floats,
         ),
     )
     data: dict[str, Any] = {}
@@ -136,9 +143,8 @@ def load_window(
     # Outputs and labels as pandas infers them from the Python values.
     if outputs:
         data[version.prediction_column] = pd.Series(raw.values["prediction"].tolist())
-    if needs.cost_columns:
-        data["latency_ms"] = raw.floats["latency_ms"]
-        data["compute_seconds"] = raw.floats["compute_seconds"]
+    for name in floats:
+        data[version.score_column if name == "score" else name] = raw.floats[name]
     if needs.labels:
         data[version.label_column] = pd.Series(raw.values["label"].tolist())
     frame = pd.DataFrame(
@@ -158,9 +164,7 @@ def load_window(
         frame=frame,
         columns=specs,
         prediction=version.prediction_column if outputs else None,
-        # No detector reads the score yet: not loading it saves a REAL column that
-        # SQLite can only hand over row by row.
-        score=None,
+        score=version.score_column if "score" in floats else None,
         label=version.label_column if needs.labels else None,
         start=start,
         end=end,

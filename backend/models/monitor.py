@@ -33,7 +33,9 @@ class Monitor(Base):
     min_rows: Mapped[int] = mapped_column(Integer, default=1)
     # A deterministic sampling cap per window, recorded in each run's lineage.
     max_rows: Mapped[int | None] = mapped_column(Integer)
-    # Reference: a stored dataset of the version (None = its latest) or a past window.
+    # Reference, pinned: a stored dataset of the version, a past window, or
+    # "first_week" (the version's first week of traffic, pinned to that window once
+    # complete).
     reference_kind: Mapped[str] = mapped_column(String(20), default="dataset")
     reference_dataset_id: Mapped[int | None] = mapped_column(ForeignKey("reference_dataset.id"))
     reference_start: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,24 +1,37 @@
 """The monitors a version gets from ``monitors:default``: what a careful ML team would
-set up first, from the version's own schema and cost profile."""
+set up first, from the version's own schema and cost profile.
+
+Every baseline is pinned at creation: the version's newest reference dataset (by its
+content hash) when it has one, else its first week of traffic. Cost always compares
+with the first week of traffic, which carries what serving really cost (compute
+time, latency); a reference dataset seldom does.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from backend.models import Model, ModelVersion
-from backend.monitors.schemas import MonitorCreate, ScheduleSpec, WindowSpec
+from backend.monitors.schemas import MonitorCreate, ReferenceSpec, ScheduleSpec, WindowSpec
 
 DAILY_WINDOW_HOURLY = {"window": WindowSpec(duration="1d"), "schedule": ScheduleSpec(every="1h")}
 
 
-def default_monitors(model: Model, version: ModelVersion) -> tuple[list[MonitorCreate], list[str]]:
+FIRST_WEEK = ReferenceSpec(kind="first_week")
+
+
+def default_monitors(
+    model: Model, version: ModelVersion, *, has_dataset: bool
+) -> tuple[list[MonitorCreate], list[str]]:
     """The monitors, and why any kind was left out."""
+    baseline = ReferenceSpec() if has_dataset else FIRST_WEEK
     monitors = [
         MonitorCreate(
             name="drift",
             kind="drift",
-            # Every feature and the prediction; each drifted feature is its own alert.
-            params={"include_prediction": True},
+            # Every feature, the prediction and the score; each drifted one its own alert.
+            params={"include_prediction": True, "include_score": True},
+            reference=baseline,
             alert_on="warning",
             severity="warning",
             **DAILY_WINDOW_HOURLY,
@@ -38,7 +51,12 @@ def default_monitors(model: Model, version: ModelVersion) -> tuple[list[MonitorC
             bias["positive_label"] = version.positive_class
         monitors.append(
             MonitorCreate(
-                name="bias", kind="bias", params=bias, severity="critical", **DAILY_WINDOW_HOURLY
+                name="bias",
+                kind="bias",
+                params=bias,
+                reference=baseline,
+                severity="critical",
+                **DAILY_WINDOW_HOURLY,
             )
         )
     if version.artifact_sha256 is None:
@@ -49,6 +67,7 @@ def default_monitors(model: Model, version: ModelVersion) -> tuple[list[MonitorC
                 name="explain",
                 kind="explain",
                 params={"max_rows": 200},
+                reference=baseline,
                 window=WindowSpec(duration="1d"),
                 schedule=ScheduleSpec(every="1d"),
                 severity="warning",
@@ -60,7 +79,12 @@ def default_monitors(model: Model, version: ModelVersion) -> tuple[list[MonitorC
     else:
         monitors.append(
             MonitorCreate(
-                name="cost", kind="cost", params=cost, severity="warning", **DAILY_WINDOW_HOURLY
+                name="cost",
+                kind="cost",
+                params=cost,
+                reference=FIRST_WEEK,
+                severity="warning",
+                **DAILY_WINDOW_HOURLY,
             )
         )
     return monitors, skipped

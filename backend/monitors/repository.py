@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import Model, ModelVersion, Monitor
+from backend.models import Model, ModelVersion, Monitor, ReferenceDataset
 
 
 def get(session: Session, *, project_id: int, monitor_id: int) -> Monitor | None:
@@ -34,3 +34,12 @@ def names(session: Session, model_version_id: int) -> tuple[str, str]:
         .where(ModelVersion.id == model_version_id)
     ).one()
     return row[0], row[1]
+
+
+def has_reference_dataset(session: Session, *, model_version_id: int) -> bool:
+    found = session.scalar(
+        select(ReferenceDataset.id)
+        .where(ReferenceDataset.model_version_id == model_version_id)
+        .limit(1)
+    )
+    return found is not None

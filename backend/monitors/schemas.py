@@ -48,13 +48,20 @@ class WindowSpec(Strict):
 
 
 class ReferenceSpec(Strict):
-    """The version's reference ``dataset`` (by name or content hash; the latest one
-    when omitted), or a past ``window`` of logged traffic."""
+    """The baseline, pinned when the monitor is created and changed only by an
+    audited update: a reference ``dataset`` of the version (by name or content hash;
+    when omitted, the version's newest dataset at creation, pinned by its hash), a
+    past ``window`` of logged traffic, or the version's ``first_week`` of traffic
+    (the first seven full days after its first prediction, pinned to that window by
+    the first run that finds them complete)."""
 
-    kind: Literal["dataset", "window"] = "dataset"
+    kind: Literal["dataset", "window", "first_week"] = "dataset"
     dataset: str | None = None
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
+    sha256: str | None = Field(
+        default=None, description="Read only: the pinned dataset's content hash."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ReferenceSpec:
@@ -64,7 +71,9 @@ class ReferenceSpec(Strict):
             if self.dataset is not None:
                 raise ValueError("a window reference takes no dataset")
         elif self.start is not None or self.end is not None:
-            raise ValueError("a dataset reference takes no start or end")
+            raise ValueError(f"a {self.kind} reference takes no start or end")
+        if self.kind == "first_week" and self.dataset is not None:
+            raise ValueError("a first_week reference takes no dataset")
         return self
 
 
@@ -101,12 +110,22 @@ class MonitorCreate(Strict):
     )
     window: WindowSpec
     reference: ReferenceSpec = Field(default_factory=ReferenceSpec)
-    schedule: ScheduleSpec
+    schedule: ScheduleSpec | None = Field(
+        default=None,
+        description="Required for a trailing window; a fixed start–end window runs once, "
+        "when it has ended, and takes none.",
+    )
     severity: Severity = "warning"
     alert_on: Literal["alert", "warning"] = Field(
         default="alert", description="The least run status that opens an alert."
     )
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _schedule_for_trailing_windows(self) -> MonitorCreate:
+        if self.window.duration is not None and self.schedule is None:
+            raise ValueError("a trailing window needs a schedule: every or cron")
+        return self
 
 
 class MonitorUpdate(Strict):
@@ -130,7 +149,7 @@ class MonitorRead(BaseModel):
     params: dict[str, Any]
     window: WindowSpec
     reference: ReferenceSpec
-    schedule: ScheduleSpec
+    schedule: ScheduleSpec | None
     severity: Severity
     alert_on: str
     enabled: bool

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -70,14 +71,17 @@ def to_read(session: Session, monitor: Monitor) -> MonitorRead:
         ),
         reference=ReferenceSpec(
             kind=monitor.reference_kind,
-            dataset=reference_dataset.content_sha256 if reference_dataset else None,
+            dataset=reference_dataset.name if reference_dataset else None,
+            sha256=reference_dataset.content_sha256 if reference_dataset else None,
             start=monitor.reference_start,
             end=monitor.reference_end,
         ),
         schedule=ScheduleSpec(
             every=format_duration(monitor.schedule_seconds) if monitor.schedule_seconds else None,
             cron=monitor.cron,
-        ),
+        )
+        if monitor.schedule_seconds or monitor.cron
+        else None,
         severity=monitor.severity,
         alert_on=monitor.alert_on,
         enabled=monitor.enabled,
@@ -88,11 +92,23 @@ def to_read(session: Session, monitor: Monitor) -> MonitorRead:
 
 
 def _resolve_dataset(session: Session, version: ModelVersion, spec: ReferenceSpec) -> int | None:
-    if spec.kind != "dataset" or spec.dataset is None:
+    """The dataset a reference pins: the one named (by name or hash prefix), or the
+    version's newest now; a 422 when there is none to pin."""
+    if spec.kind != "dataset":
         return None
     candidates = session.scalars(
-        select(ReferenceDataset).where(ReferenceDataset.model_version_id == version.id)
+        select(ReferenceDataset)
+        .where(ReferenceDataset.model_version_id == version.id)
+        .order_by(ReferenceDataset.id)
     ).all()
+    if spec.dataset is None:
+        if not candidates:
+            raise InvalidInput(
+                "the version has no reference dataset to pin as this monitor's baseline; "
+                "upload one, or give a window or first_week reference",
+                errors=[{"field": "reference", "message": "no reference dataset"}],
+            )
+        return candidates[-1].id
     found = [
         r for r in candidates if r.name == spec.dataset or r.content_sha256.startswith(spec.dataset)
     ]
@@ -113,7 +129,18 @@ def _apply_window(monitor: Monitor, window: WindowSpec) -> None:
     monitor.max_rows = window.max_rows
 
 
-def _apply_schedule(monitor: Monitor, schedule: ScheduleSpec) -> None:
+def _apply_schedule(monitor: Monitor, schedule: ScheduleSpec | None) -> None:
+    if schedule is None:
+        # A fixed window without a schedule runs once, as soon as it has ended.
+        if monitor.window_seconds is not None:
+            raise InvalidInput(
+                "a trailing window needs a schedule: every or cron",
+                errors=[{"field": "schedule", "message": "required for a trailing window"}],
+            )
+        monitor.schedule_seconds = monitor.cron = None
+        assert monitor.window_end is not None
+        monitor.next_run_at = monitor.window_end
+        return
     monitor.schedule_seconds = parse_duration(schedule.every) if schedule.every else None
     monitor.cron = schedule.cron
     monitor.next_run_at = first_run(monitor.schedule_seconds, monitor.cron, clock.now())
@@ -131,6 +158,35 @@ def _audit(session: Session, actor: Actor, action: str, monitor: Monitor) -> Non
     )
 
 
+def _audit_reference(
+    session: Session, actor_label: str, monitor: Monitor, before: Any, after: Any
+) -> None:
+    """A baseline is a decision: every change of one is its own audit event."""
+    model_name, version_name = repository.names(session, monitor.model_version_id)
+    audit_service.append(
+        session,
+        project_id=monitor.project_id,
+        actor=actor_label,
+        action="monitor.reference_change",
+        subject=f"model:{model_name}/version:{version_name}/monitor:{monitor.id}",
+        payload={
+            "from": before.model_dump(mode="json") if before else None,
+            "to": after.model_dump(mode="json"),
+        },
+    )
+
+
+def pin_first_week(session: Session, monitor: Monitor, start: datetime, end: datetime) -> None:
+    """Turns a first_week reference into the window it found, for good (audited)."""
+    before = to_read(session, monitor).reference
+    monitor.reference_kind = "window"
+    monitor.reference_start, monitor.reference_end = start, end
+    session.flush()
+    _audit_reference(
+        session, "verity:scheduler", monitor, before, to_read(session, monitor).reference
+    )
+
+
 def create(
     session: Session, *, actor: Actor, model_name: str, version_name: str, spec: MonitorCreate
 ) -> Monitor:
@@ -139,16 +195,22 @@ def create(
     )
     if repository.by_name(session, model_version_id=version.id, name=spec.name) is not None:
         raise Conflict(f"version '{version_name}' already has a monitor named '{spec.name}'")
+    reference = spec.reference
+    if "reference" not in spec.model_fields_set and not repository.has_reference_dataset(
+        session, model_version_id=version.id
+    ):
+        # No reference given and no dataset to pin: the first week of traffic.
+        reference = ReferenceSpec(kind="first_week")
     monitor = Monitor(
         project_id=actor.project_id,
         model_version_id=version.id,
         name=spec.name,
         kind=spec.kind,
         params=validated_params(spec.kind, spec.params),
-        reference_kind=spec.reference.kind,
-        reference_dataset_id=_resolve_dataset(session, version, spec.reference),
-        reference_start=spec.reference.start,
-        reference_end=spec.reference.end,
+        reference_kind=reference.kind,
+        reference_dataset_id=_resolve_dataset(session, version, reference),
+        reference_start=reference.start,
+        reference_end=reference.end,
         severity=spec.severity,
         alert_on=spec.alert_on,
         enabled=spec.enabled,
@@ -169,7 +231,8 @@ def create_defaults(
     model, version = catalog_service.get_version(
         session, actor=actor, model_name=model_name, version=version_name
     )
-    specs, skipped = default_monitors(model, version)
+    has_dataset = repository.has_reference_dataset(session, model_version_id=version.id)
+    specs, skipped = default_monitors(model, version, has_dataset=has_dataset)
     created = []
     for spec in specs:
         existing = repository.by_name(session, model_version_id=version.id, name=spec.name)
@@ -209,10 +272,15 @@ def update(session: Session, *, actor: Actor, monitor_id: int, spec: MonitorUpda
     if spec.window is not None:
         _apply_window(monitor, spec.window)
     if spec.reference is not None:
+        before = to_read(session, monitor).reference
         monitor.reference_kind = spec.reference.kind
         monitor.reference_dataset_id = _resolve_dataset(session, version, spec.reference)
         monitor.reference_start = spec.reference.start
         monitor.reference_end = spec.reference.end
+        session.flush()
+        after = to_read(session, monitor).reference
+        if after != before:
+            _audit_reference(session, actor.label, monitor, before, after)
     if spec.schedule is not None:
         _apply_schedule(monitor, spec.schedule)
     if spec.severity is not None:

@@ -36,6 +36,17 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     burn = metrics.get("budget_burn")
     cols[2].metric("Budget burn", f"{burn:.1%}" if burn is not None else "no budget")
     cols[3].metric("Forecast for the period", _money(metrics.get("forecast_period_cost")))
+    run = call("the latest run", lambda: api.run(latest["run_id"]))
+    result = (run or {}).get("result") or {}
+    if result.get("forecast_explanation"):
+        st.caption(result["forecast_explanation"])
+    if result.get("shift_detail"):
+        st.caption(f"No cost shift against the baseline: {result['shift_detail']}.")
+    elif result.get("per_prediction_shift") is not None:
+        st.caption(
+            f"Cost per prediction moved {result['per_prediction_shift']:+.1%} from the "
+            f"baseline ({(run or {}).get('reference_source', 'reference')})."
+        )
     frame = pd.DataFrame(
         [{"window end": p["window_end"], **p["metrics"]} for p in series["points"]]
     )

@@ -20,7 +20,17 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     event_id = st.text_input("Event id of a prediction", key="explain-event").strip()
     if event_id:
         prediction = call("the prediction", lambda: api.prediction(event_id))
-        explanation = call("its explanation", lambda: api.explanation(event_id))
+        reference = None
+        if prediction:
+            found = call(
+                "the reference datasets",
+                lambda: api.references(prediction["model"], prediction["version"]),
+            )
+            if found and len(found) > 1:
+                labels = {f"{r['name']} ({r['content_sha256'][:12]})": r for r in found}
+                label = st.selectbox("Background from", list(labels), key="explain-reference")
+                reference = labels[label]["content_sha256"]
+        explanation = call("its explanation", lambda: api.explanation(event_id, reference))
         if prediction:
             st.markdown(
                 f"**{prediction['model']} {prediction['version']}** predicted "
@@ -53,7 +63,8 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
             st.plotly_chart(figure, width="stretch")
             st.caption(
                 f"{explanation['method']} Shapley values on {explanation['device']}, "
-                f"background from {explanation['reference']}. Red pushes the output up."
+                f"background from {explanation['reference']} "
+                f"(sha256 {explanation['reference_sha256'][:16]}…). Red pushes the output up."
             )
     picked = pick_model_version(api, "explain")
     if picked is None:

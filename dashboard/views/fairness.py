@@ -36,25 +36,38 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         f"Latest run **{status_badge(run['status'])}** · window {when(run['window_end'])} UTC · "
         f"{result['rows']:,} rows, {result['labeled_rows']:,} labeled"
     )
+    overall = result.get("overall") or []
+    if overall:
+        st.subheader("The whole window")
+        paged(
+            pd.DataFrame(
+                [
+                    {
+                        "positive class": o["positive_class"],
+                        "rows": o["rows"],
+                        "labeled": o["labeled"],
+                        "selection rate": o["selection_rate"],
+                        "accuracy": o["accuracy"],
+                        "TPR": o["tpr"],
+                        "FPR": o["fpr"],
+                    }
+                    for o in overall
+                ]
+            ),
+            "fairness-overall",
+        )
     disparities = result["disparities"]
     if not disparities:
         st.info("No disparity could be computed (a sensitive attribute with fewer than 2 groups).")
         return
-    summary = pd.DataFrame(
-        [
-            {
-                "attributes": " × ".join(d["attributes"]),
-                "positive class": d["positive_class"],
-                "DP difference": d["demographic_parity_difference"],
-                "DP ratio": d["demographic_parity_ratio"],
-                "EO difference": d["equalized_odds_difference"],
-                "four-fifths rule": "passed" if d["four_fifths_passed"] else "FAILED",
-                "worst group": ", ".join(f"{k}={v}" for k, v in d["worst_group"].items()),
-            }
-            for d in disparities
-        ]
-    )
+    minimum = run["params"].get("min_group_size", 30)
+    summary = pd.DataFrame([_summary_row(d) for d in disparities])
     st.subheader("Disparities")
+    st.caption(
+        f"Decided on groups of at least {minimum} rows; an alert also needs the bootstrap "
+        "interval past the threshold. 'all groups' is fairlearn's figure over every group, "
+        "the small ones included."
+    )
     paged(summary, "fairness-summary")
     labels = [f"{' × '.join(d['attributes'])} ({d['positive_class']})" for d in disparities]
     chosen = disparities[labels.index(st.selectbox("Grouping", labels, key="fairness-grouping"))]
@@ -117,3 +130,20 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
             height=320, margin={"t": 10, "b": 10}, yaxis_title="demographic parity difference"
         )
         st.plotly_chart(figure, width="stretch")
+
+
+def _summary_row(disparity: dict[str, Any]) -> dict[str, Any]:
+    passed = disparity["four_fifths_passed"]
+    worst = disparity.get("worst_group") or {}
+    return {
+        "attributes": " × ".join(disparity["attributes"]),
+        "positive class": disparity["positive_class"],
+        "groups decided on": f"{disparity['groups_decided_on']} of {len(disparity['groups'])}",
+        "DP difference": disparity["demographic_parity_difference"],
+        "DP ratio": disparity["demographic_parity_ratio"],
+        "EO difference": disparity["equalized_odds_difference"],
+        "four-fifths rule": "–" if passed is None else "passed" if passed else "FAILED",
+        "alert": "; ".join(disparity["alert_reasons"]) or "no",
+        "worst group": ", ".join(f"{k}={v}" for k, v in worst.items()),
+        "DP difference, all groups": disparity["all_groups"]["demographic_parity_difference"],
+    }

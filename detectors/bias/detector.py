@@ -5,8 +5,14 @@ for unlabeled rows predicted positives and negatives), so one vectorized countin
 pass serves all metrics, groups and intersections. The bootstrap resamples rows
 exactly by drawing those counts from a multinomial, which costs the same for 1,000
 rows or 10 million. Rates with a zero denominator are 0, as in fairlearn (which
-takes them from scikit-learn's normalized confusion matrix); such groups and groups
-below ``min_group_size`` are flagged, never dropped.
+takes them from scikit-learn's normalized confusion matrix).
+
+Alerts rest on evidence, not noise. The disparities that decide (and the four-fifths
+rule, and the worst group) count only groups of at least ``min_group_size`` rows; a
+disparity alerts only when its bootstrap interval lies past the threshold
+(``require_significance``). Smaller groups stay in the result, flagged, with every
+metric; and ``all_groups`` gives the disparities over every group, exactly as
+fairlearn computes them.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ class BiasParams(Params):
     demographic_parity_threshold: float = Field(default=0.1, ge=0, le=1)
     equalized_odds_threshold: float = Field(default=0.1, ge=0, le=1)
     four_fifths: float = Field(default=0.8, gt=0, le=1)
+    # An alert needs the disparity's bootstrap interval to lie past the threshold, not
+    # only its estimate (with bootstrap_samples 0 the estimate decides).
+    require_significance: bool = True
 
 
 class Interval(Result):
@@ -57,7 +66,9 @@ class GroupMetrics(Result):
     group: dict[str, str]
     count: int
     labeled: int
-    small: bool
+    small: bool = Field(
+        description="Fewer rows than min_group_size: reported, left out of the decision."
+    )
     selection_rate: float
     accuracy: float | None
     tpr: float | None
@@ -67,21 +78,49 @@ class GroupMetrics(Result):
     intervals: dict[str, Interval]
 
 
-class Disparity(Result):
-    positive_class: str
-    attributes: list[str]
-    groups: list[GroupMetrics]
+class DisparityFigures(Result):
     demographic_parity_difference: float
     demographic_parity_ratio: float
     equalized_odds_difference: float | None
     equalized_odds_ratio: float | None
-    four_fifths_passed: bool
-    worst_group: dict[str, str]
+
+
+class Disparity(Result):
+    """The figures that decide, over the groups of at least ``min_group_size`` rows
+    (None when fewer than two such groups); ``all_groups`` over every group."""
+
+    positive_class: str
+    attributes: list[str]
+    groups: list[GroupMetrics]
+    groups_decided_on: int
+    demographic_parity_difference: float | None
+    demographic_parity_ratio: float | None
+    equalized_odds_difference: float | None
+    equalized_odds_ratio: float | None
+    four_fifths_passed: bool | None
+    worst_group: dict[str, str] | None
     intervals: dict[str, Interval]
+    all_groups: DisparityFigures
+    alert_reasons: list[str] = Field(
+        description="Why this disparity alerts; empty when it does not."
+    )
+
+
+class WindowFigures(Result):
+    """The whole window, ``positive_class`` against the rest."""
+
+    positive_class: str
+    rows: int
+    labeled: int
+    selection_rate: float
+    accuracy: float | None
+    tpr: float | None
+    fpr: float | None
 
 
 class BiasResult(Result):
     disparities: list[Disparity]
+    overall: list[WindowFigures]
     labeled_rows: int
     rows: int
 
@@ -170,9 +209,29 @@ def _cells(
     return np.where(has_label, labeled_cell, unlabeled)
 
 
+def _window_figures(cell: np.ndarray, positive: str, kind: str, version: str) -> WindowFigures:
+    table = np.bincount(cell, minlength=6).astype(float)[None, :]
+    metrics = group_metrics(table)
+    labeled = float(table[0, :4].sum())
+    return WindowFigures(
+        kind=kind,
+        version=version,
+        status=Status.OK,
+        positive_class=positive,
+        rows=int(table.sum()),
+        labeled=int(labeled),
+        selection_rate=float(metrics["selection_rate"][0]),
+        accuracy=float(metrics["accuracy"][0]) if labeled else None,
+        tpr=float(metrics["tpr"][0]) if labeled else None,
+        fpr=float(metrics["fpr"][0]) if labeled else None,
+    )
+
+
 class BiasDetector(BaseDetector[BiasParams]):
     kind: ClassVar[str] = "bias"
-    version: ClassVar[str] = "1"
+    # 2: decisions over groups of at least min_group_size, on significant disparities;
+    # all_groups and whole-window figures added.
+    version: ClassVar[str] = "2"
     params_model: ClassVar[type[Params]] = BiasParams
 
     def run(self, reference: Window, current: Window) -> BiasResult:
@@ -184,6 +243,7 @@ class BiasDetector(BaseDetector[BiasParams]):
             version=self.version,
             status=Status.INSUFFICIENT_DATA,
             disparities=[],
+            overall=[],
             labeled_rows=0,
             rows=len(frame),
         )
@@ -202,21 +262,17 @@ class BiasDetector(BaseDetector[BiasParams]):
             else None
         )
         results = []
+        overall = []
         for positive in self.params.classes or [self.params.positive_label]:
             cell = _cells(predicted, actual, str(positive))
+            overall.append(_window_figures(cell, str(positive), self.kind, self.version))
             for attrs, codes in grouped:
                 disparity = self._disparity(codes, cell, attrs, str(positive))
                 if disparity is not None:
                     results.append(disparity)
         if not results:
-            return empty
-        p = self.params
-        alert = any(
-            d.demographic_parity_difference > p.demographic_parity_threshold
-            or (d.equalized_odds_difference or 0.0) > p.equalized_odds_threshold
-            or not d.four_fifths_passed
-            for d in results
-        )
+            return empty.model_copy(update={"overall": overall})
+        alert = any(d.alert_reasons for d in results)
         small = any(g.small for d in results for g in d.groups)
         status = Status.ALERT if alert else Status.WARNING if small else Status.OK
         labeled = int(frame[current.label].notna().sum()) if current.label else 0
@@ -225,6 +281,7 @@ class BiasDetector(BaseDetector[BiasParams]):
             version=self.version,
             status=status,
             disparities=results,
+            overall=overall,
             labeled_rows=labeled,
             rows=len(frame),
         )
@@ -235,19 +292,22 @@ class BiasDetector(BaseDetector[BiasParams]):
         codes, uniques, present = grouping
         if len(uniques) < 2:
             return None
+        p = self.params
         counts = np.bincount(codes * 6 + cell[present], minlength=len(uniques) * 6)
         table = counts.reshape(len(uniques), 6).astype(float)
         metrics = group_metrics(table)
-        overall = disparities(metrics)
-        intervals = self._bootstrap(table)
+        everyone = disparities(metrics)
         labeled = table[:, :4].sum(axis=1)
+        has_labels = bool(labeled.sum() > 0)
+        sizes = table.sum(axis=1)
+        large = sizes >= p.min_group_size
+        group_intervals = self._bootstrap(table)["groups"]
         names = [
             dict(zip(attrs, u if isinstance(u, tuple) else (u,), strict=True)) for u in uniques
         ]
-        has_labels = bool(labeled.sum() > 0)
         groups = []
         for g, name in enumerate(names):
-            count = int(table[g].sum())
+            count = int(sizes[g])
 
             def labeled_value(metric: str, g: int = g) -> float | None:
                 return float(metrics[metric][g]) if labeled[g] > 0 else None
@@ -256,41 +316,115 @@ class BiasDetector(BaseDetector[BiasParams]):
                 GroupMetrics(
                     kind=self.kind,
                     version=self.version,
-                    status=Status.OK
-                    if count >= self.params.min_group_size
-                    else Status.INSUFFICIENT_DATA,
+                    status=Status.OK if large[g] else Status.INSUFFICIENT_DATA,
                     group=name,
                     count=count,
                     labeled=int(labeled[g]),
-                    small=count < self.params.min_group_size,
+                    small=not large[g],
                     selection_rate=float(metrics["selection_rate"][g]),
                     accuracy=labeled_value("accuracy"),
                     tpr=labeled_value("tpr"),
                     fpr=labeled_value("fpr"),
                     fnr=labeled_value("fnr"),
                     precision=labeled_value("precision"),
-                    intervals={m: intervals["groups"][m][g] for m in METRICS},
+                    intervals={m: group_intervals[m][g] for m in METRICS},
                 )
             )
-        worst = int(np.argmin(metrics["selection_rate"]))
-        dp_ratio = float(overall["demographic_parity_ratio"])
-        return Disparity(
+        all_groups = DisparityFigures(
             kind=self.kind,
             version=self.version,
-            status=Status.ALERT if dp_ratio < self.params.four_fifths else Status.OK,
-            positive_class=positive,
-            attributes=attrs,
-            groups=groups,
-            demographic_parity_difference=float(overall["demographic_parity_difference"]),
-            demographic_parity_ratio=dp_ratio,
-            equalized_odds_difference=float(overall["equalized_odds_difference"])
+            status=Status.OK,
+            demographic_parity_difference=float(everyone["demographic_parity_difference"]),
+            demographic_parity_ratio=float(everyone["demographic_parity_ratio"]),
+            equalized_odds_difference=float(everyone["equalized_odds_difference"])
             if has_labels
             else None,
-            equalized_odds_ratio=float(overall["equalized_odds_ratio"]) if has_labels else None,
-            four_fifths_passed=dp_ratio >= self.params.four_fifths,
-            worst_group=names[worst],
-            intervals=intervals["disparities"],
+            equalized_odds_ratio=float(everyone["equalized_odds_ratio"]) if has_labels else None,
         )
+        base = {
+            "kind": self.kind,
+            "version": self.version,
+            "positive_class": positive,
+            "attributes": attrs,
+            "groups": groups,
+            "groups_decided_on": int(large.sum()),
+            "all_groups": all_groups,
+        }
+        if large.sum() < 2:
+            return Disparity(
+                **base,
+                status=Status.INSUFFICIENT_DATA,
+                demographic_parity_difference=None,
+                demographic_parity_ratio=None,
+                equalized_odds_difference=None,
+                equalized_odds_ratio=None,
+                four_fifths_passed=None,
+                worst_group=None,
+                intervals={},
+                alert_reasons=[],
+            )
+        decided = table[large]
+        decided_metrics = {m: values[large] for m, values in metrics.items()}
+        figures = disparities(decided_metrics)
+        intervals = self._bootstrap(decided)["disparities"]
+        has_labels = bool(decided[:, :4].sum() > 0)
+        dp = float(figures["demographic_parity_difference"])
+        ratio = float(figures["demographic_parity_ratio"])
+        eo = float(figures["equalized_odds_difference"]) if has_labels else None
+        reasons = self._alert_reasons(dp, ratio, eo, intervals)
+        worst = int(np.argmin(decided_metrics["selection_rate"]))
+        return Disparity(
+            **base,
+            status=Status.ALERT if reasons else Status.OK,
+            demographic_parity_difference=dp,
+            demographic_parity_ratio=ratio,
+            equalized_odds_difference=eo,
+            equalized_odds_ratio=float(figures["equalized_odds_ratio"]) if has_labels else None,
+            four_fifths_passed=ratio >= p.four_fifths,
+            worst_group=[name for g, name in enumerate(names) if large[g]][worst],
+            intervals=intervals,
+            alert_reasons=reasons,
+        )
+
+    def _alert_reasons(
+        self, dp: float, ratio: float, eo: float | None, intervals: dict[str, Interval]
+    ) -> list[str]:
+        """A disparity past its threshold, and (``require_significance``) its whole
+        bootstrap interval past it too."""
+        p = self.params
+        sure = p.require_significance and bool(intervals)
+
+        def beyond(name: str, value: float, threshold: float, above: bool) -> bool:
+            if (value > threshold) != above or value == threshold:
+                return False
+            if not sure:
+                return True
+            bound = intervals[name].low if above else intervals[name].high
+            return bound > threshold if above else bound < threshold
+
+        def band(name: str) -> str:
+            if not sure:
+                return ""
+            return f" (interval {intervals[name].low:.3g}–{intervals[name].high:.3g})"
+
+        reasons = []
+        if beyond("demographic_parity_ratio", ratio, p.four_fifths, above=False):
+            reasons.append(
+                f"four-fifths rule failed (ratio {ratio:.3g}{band('demographic_parity_ratio')})"
+            )
+        if beyond("demographic_parity_difference", dp, p.demographic_parity_threshold, True):
+            reasons.append(
+                f"demographic parity difference {dp:.3g}"
+                f"{band('demographic_parity_difference')} over {p.demographic_parity_threshold}"
+            )
+        if eo is not None and beyond(
+            "equalized_odds_difference", eo, p.equalized_odds_threshold, True
+        ):
+            reasons.append(
+                f"equalized odds difference {eo:.3g}{band('equalized_odds_difference')} "
+                f"over {p.equalized_odds_threshold}"
+            )
+        return reasons
 
     def _bootstrap(self, table: np.ndarray) -> dict[str, Any]:
         """Percentile intervals from an exact row bootstrap, drawn on the counts."""

@@ -25,6 +25,9 @@ class DriftParams(Params):
     per_column_threshold: dict[str, float] = Field(default_factory=dict)
     drift_share: float = Field(default=0.5, gt=0, le=1)
     include_prediction: bool = True
+    # The score column (a binary model's P(positive)), tested as a numeric column when
+    # both windows log scores, as Evidently's preset does.
+    include_score: bool = True
     # Read by the backend, not here: an Evidently HTML report on a sample of this many
     # rows of each window is stored with the run (0: none).
     report_rows: int = Field(default=0, ge=0, le=100_000)
@@ -63,14 +66,23 @@ class Histogram(BaseModel):
 HISTOGRAM_BINS = 20
 
 
+def _sorted_counts(values: np.ndarray, edges: np.ndarray) -> list[int]:
+    """np.histogram's counts (last bin closed) of already sorted values: a binary
+    search per edge instead of a pass over the values."""
+    at = np.searchsorted(values, edges, side="left")
+    at[-1] = np.searchsorted(values, edges[-1], side="right")
+    return np.diff(at).astype(int).tolist()
+
+
 def _histogram(ref: np.ndarray, cur: np.ndarray, vocabulary: np.ndarray | None) -> Histogram:
+    """Numeric windows come sorted (the detector sorts them once, for the test too)."""
     if vocabulary is None:
-        low, high = float(min(ref.min(), cur.min())), float(max(ref.max(), cur.max()))
+        low, high = float(min(ref[0], cur[0])), float(max(ref[-1], cur[-1]))
         edges = np.linspace(low, high if high > low else low + 1.0, HISTOGRAM_BINS + 1)
         return Histogram(
             edges=edges.tolist(),
-            reference=np.histogram(ref, edges)[0].tolist(),
-            current=np.histogram(cur, edges)[0].tolist(),
+            reference=_sorted_counts(ref, edges),
+            current=_sorted_counts(cur, edges),
         )
     size = len(vocabulary)
     ref_counts = np.bincount(ref.astype(np.int64), minlength=size)
@@ -154,8 +166,8 @@ def _unevaluated(
 
 class DriftDetector(BaseDetector[DriftParams]):
     kind: ClassVar[str] = "drift"
-    # 2: each evaluated column carries a histogram of both windows.
-    version: ClassVar[str] = "2"
+    # 2: each evaluated column carries a histogram of both windows. 3: the score column.
+    version: ClassVar[str] = "3"
     params_model: ClassVar[type[Params]] = DriftParams
 
     def run(self, reference: Window, current: Window) -> DriftResult:
@@ -172,6 +184,14 @@ class DriftDetector(BaseDetector[DriftParams]):
                 else ColumnKind.CATEGORICAL
             )
             targets.append((current.prediction, kind))
+        score = current.score
+        if (
+            self.params.include_score
+            and score
+            and score in reference.frame.columns
+            and current.frame[score].notna().any()
+        ):
+            targets.append((score, ColumnKind.NUMERIC))
         # numpy's sorts release the GIL: columns run side by side on all cores.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             results = list(
@@ -212,6 +232,10 @@ class DriftDetector(BaseDetector[DriftParams]):
         if kind == ColumnKind.NUMERIC:
             ref, ref_missing = _numbers(reference.frame[name])
             cur, cur_missing = _numbers(current.frame[name])
+            # Sorted once: the tests take any order, and the histogram reads counts off
+            # sorted values in microseconds.
+            ref.sort()
+            cur.sort()
         else:
             ref, cur, vocabulary, ref_missing, cur_missing = _category_codes(
                 reference.frame[name], current.frame[name]

@@ -114,14 +114,27 @@ def wasserstein(reference: Values, current: Values, kind: ColumnKind, threshold:
 
 
 def wasserstein_distance(u: Values, v: Values) -> float:
-    """scipy's ``wasserstein_distance`` (its ``_cdf_distance`` with p=1), computed on
-    two sorted runs merged by a stable sort instead of an argsort of both windows."""
-    u_sorted, v_sorted = np.sort(u), np.sort(v)
-    all_values = np.sort(np.concatenate([u_sorted, v_sorted]), kind="stable")
-    deltas = np.diff(all_values)
-    u_cdf = np.searchsorted(u_sorted, all_values[:-1], "right") / len(u)
-    v_cdf = np.searchsorted(v_sorted, all_values[:-1], "right") / len(v)
-    return float(np.sum(np.multiply(np.abs(u_cdf - v_cdf), deltas)))
+    """scipy's ``wasserstein_distance`` (the L1 distance between the two empirical
+    CDFs), computed as the L1 distance between the quantile functions, which is the
+    same integral: ``∫|F_u⁻¹(p) − F_v⁻¹(p)| dp``. The quantile functions of n and m
+    sorted values step at p = i/n and j/m; on the grid of both (as integers i·m and
+    j·n, merged by a linear-time radix sort) each piece is one subtraction, so the
+    cost is two sorts and a few passes instead of scipy's searches."""
+    u_sorted, v_sorted = _sorted(u), _sorted(v)
+    n, m = len(u_sorted), len(v_sorted)
+    steps = np.sort(
+        np.concatenate([np.arange(n, dtype=np.int64) * m, np.arange(m, dtype=np.int64) * n]),
+        kind="stable",
+    )
+    grid = np.append(steps[np.concatenate([[True], np.diff(steps) != 0])], n * m)
+    at = grid[:-1]
+    gaps = np.abs(u_sorted[at // m] - v_sorted[at // n])
+    return float(np.dot(np.diff(grid), gaps) / (n * m))
+
+
+def _sorted(values: Values) -> Values:
+    # The detector hands numeric columns over sorted already (for its histograms).
+    return values if values.size < 2 or bool(np.all(values[1:] >= values[:-1])) else np.sort(values)
 
 
 def jensenshannon(

@@ -64,6 +64,11 @@ class ExplainResult(Result):
     base_value: float
     rows: list[RowExplanation]
     detail: str | None = None
+    reference_importance_reused: bool = Field(
+        default=False,
+        description="The reference's importance came from an earlier run with the same "
+        "model, reference and params, instead of being computed again.",
+    )
 
 
 def encode(window: Window, inputs: list[ColumnSpec], fill: np.ndarray | None) -> np.ndarray:
@@ -111,14 +116,25 @@ class ExplainDetector(BaseDetector[ExplainParams]):
     params_model: ClassVar[type[Params]] = ExplainParams
 
     def __init__(
-        self, params: ExplainParams, model: Model | None = None, device: str = "cpu"
+        self,
+        params: ExplainParams,
+        model: Model | None = None,
+        device: str = "cpu",
+        reference_importance: dict[str, float] | None = None,
     ) -> None:
         super().__init__(params)
         self.model = model
         self.device = torch.device(device)
+        self.reference_importance = reference_importance
 
     def with_model(self, model: Model, device: str = "cpu") -> ExplainDetector:
-        return ExplainDetector(self.params, model, device)
+        return ExplainDetector(self.params, model, device, self.reference_importance)
+
+    def with_reference_importance(self, importance: dict[str, float]) -> ExplainDetector:
+        """The reference's importance as an earlier run computed it, with the same
+        model, reference rows and params (so the same seeded samples): its half of the
+        work is skipped, and the result is the same."""
+        return ExplainDetector(self.params, self.model, str(self.device), importance)
 
     def _insufficient(self, detail: str, features: list[str]) -> ExplainResult:
         return ExplainResult(
@@ -169,7 +185,13 @@ class ExplainDetector(BaseDetector[ExplainParams]):
         cur_rows.sort()
         nsamples = p.nsamples or 2 * m + 2048
         phi_cur, base = self._explain(cur_matrix[cur_rows], background, weights, nsamples)
-        phi_ref, _ = self._explain(ref_matrix[ref_rows], background, weights, nsamples)
+        known = self.reference_importance
+        if known is not None and set(known) == set(names):
+            reference_importance = np.array([known[n] for n in names], dtype=float)
+        else:
+            phi_ref, _ = self._explain(ref_matrix[ref_rows], background, weights, nsamples)
+            reference_importance = np.abs(phi_ref).mean(0)
+            known = None
         with torch.no_grad():
             x = torch.as_tensor(cur_matrix[cur_rows], dtype=torch.float32, device=self.device)
             out = self.model(x)
@@ -178,7 +200,6 @@ class ExplainDetector(BaseDetector[ExplainParams]):
         base_value = float(base[0])
         additivity = float(np.max(np.abs(phi_cur.sum(1) - (predictions - base_value))))
         importance = np.abs(phi_cur).mean(0)
-        reference_importance = np.abs(phi_ref).mean(0)
         shift = 0.5 * float(
             np.abs(
                 importance / max(importance.sum(), 1e-300)
@@ -217,6 +238,7 @@ class ExplainDetector(BaseDetector[ExplainParams]):
             additivity_max_error=additivity,
             base_value=base_value,
             rows=rows,
+            reference_importance_reused=known is not None,
         )
 
     def _explain(

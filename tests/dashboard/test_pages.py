@@ -70,10 +70,13 @@ def test_drift(loaded):
 
 def test_fairness(loaded):
     app = open_page(signed_in(loaded), "Fairness")
-    summary = app.dataframe[0].value
+    overall = app.dataframe[0].value
+    assert overall["rows"].iloc[0] > 0 and 0 < overall["selection rate"].iloc[0] < 1
+    summary = app.dataframe[1].value
     assert "FAILED" in set(summary["four-fifths rule"])
     assert "group=B" in " ".join(summary["worst group"])
-    groups = app.dataframe[1].value
+    assert any("four-fifths" in a for a in summary["alert"])
+    groups = app.dataframe[2].value
     assert set(groups["group"]) == {"group=A", "group=B"}
     assert len(charts(app)) >= 1
 

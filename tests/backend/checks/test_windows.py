@@ -117,11 +117,12 @@ def oracle(
             data[feature["name"]] = category_text(pd.Series(values, dtype=object)).to_numpy()
     if outputs:
         data[version.prediction_column] = pd.Series([r.prediction for r in rows]).to_numpy()
-    if needs.cost_columns:
-        data["latency_ms"] = np.array(
-            [math.nan if r.latency_ms is None else r.latency_ms for r in rows], dtype=np.float64
-        )
-        data["compute_seconds"] = np.array([r.compute_seconds for r in rows], dtype=np.float64)
+    for name in needs.floats:
+        values = [getattr(r, name) for r in rows]
+        if name == "score" and all(v is None for v in values):
+            continue  # the loader reads scores only from a window that logs them
+        column = version.score_column if name == "score" else name
+        data[column] = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
     if needs.labels:
         data[version.label_column] = pd.Series([labels.get(r.event_id) for r in rows]).to_numpy()
     return pd.DataFrame(

@@ -61,18 +61,23 @@ def test_group_metrics_and_disparities_equal_fairlearn(attributes):
         row = oracle.loc[key if len(key) > 1 else key[0]]
         for metric in FAIRLEARN:
             assert getattr(group, metric) == pytest.approx(row[metric], abs=1e-12), (key, metric)
-    assert disparity.demographic_parity_difference == pytest.approx(
+    everyone = disparity.all_groups
+    assert everyone.demographic_parity_difference == pytest.approx(
         demographic_parity_difference(y, p, sensitive_features=sensitive), abs=1e-12
     )
-    assert disparity.demographic_parity_ratio == pytest.approx(
+    assert everyone.demographic_parity_ratio == pytest.approx(
         demographic_parity_ratio(y, p, sensitive_features=sensitive), abs=1e-12
     )
-    assert disparity.equalized_odds_difference == pytest.approx(
+    assert everyone.equalized_odds_difference == pytest.approx(
         equalized_odds_difference(y, p, sensitive_features=sensitive), abs=1e-12
     )
-    assert disparity.equalized_odds_ratio == pytest.approx(
+    assert everyone.equalized_odds_ratio == pytest.approx(
         equalized_odds_ratio(y, p, sensitive_features=sensitive), abs=1e-12
     )
+    # Every group is large here, so the figures that decide are fairlearn's too.
+    assert disparity.groups_decided_on == len(disparity.groups)
+    assert disparity.demographic_parity_difference == everyone.demographic_parity_difference
+    assert disparity.equalized_odds_ratio == everyone.equalized_odds_ratio
 
 
 def test_a_disadvantaged_group_raises_an_alert_naming_it():
@@ -97,6 +102,7 @@ def test_label_free_metrics_work_before_labels_arrive():
     oracle = demographic_parity_difference(
         frame["label"], frame["prediction"], sensitive_features=frame["sex"]
     )
+    assert sex.all_groups.demographic_parity_difference == pytest.approx(oracle, abs=1e-12)
     assert sex.demographic_parity_difference == pytest.approx(oracle, abs=1e-12)
     assert sex.equalized_odds_difference is None
     assert all(g.tpr is None for g in sex.groups)
@@ -153,7 +159,7 @@ def test_multiclass_is_examined_per_class_one_against_the_rest():
                 assert getattr(group, metric) == pytest.approx(
                     oracle.loc[group.group["sex"], metric], abs=1e-12
                 ), (positive, metric)
-        assert disparity.equalized_odds_difference == pytest.approx(
+        assert disparity.all_groups.equalized_odds_difference == pytest.approx(
             equalized_odds_difference(y, p, sensitive_features=frame["sex"]), abs=1e-12
         )
     decline = next(
@@ -167,3 +173,65 @@ def test_multiclass_is_examined_per_class_one_against_the_rest():
 def test_classes_must_not_be_empty():
     with pytest.raises(ValueError, match="classes"):
         BiasParams(classes=[])
+
+
+def one_row_group_frame():
+    """Real data's finding: a 1-row group sets the headline disparity."""
+    frame = _frame(n=4000, disadvantage=0.0)
+    frame.loc[0, "race"] = "solo"
+    frame.loc[0, "prediction"] = 0
+    frame.loc[0, "label"] = 1
+    return frame
+
+
+def test_a_one_row_group_no_longer_raises_an_alert_and_fairlearns_figures_are_unchanged():
+    frame = one_row_group_frame()
+    before = _run(frame, min_group_size=1, require_significance=False)  # the old rule
+    after = _run(frame)
+    race_before = next(d for d in before.disparities if d.attributes == ["race"])
+    race_after = next(d for d in after.disparities if d.attributes == ["race"])
+    # The lone group selects nobody: every group-level figure says "unfair".
+    assert race_before.alert_reasons and race_before.worst_group == {"race": "solo"}
+    assert after.status != "alert", [d.alert_reasons for d in after.disparities]
+    assert race_after.alert_reasons == []
+    assert race_after.worst_group != {"race": "solo"}
+    assert race_after.groups_decided_on == len(race_after.groups) - 1
+    solo = next(g for g in race_after.groups if g.group == {"race": "solo"})
+    assert solo.small and solo.count == 1 and solo.selection_rate == 0.0
+    # fairlearn's figures, over every group, are reported unchanged.
+    oracle = demographic_parity_difference(
+        frame["label"], frame["prediction"], sensitive_features=frame["race"]
+    )
+    assert race_after.all_groups.demographic_parity_difference == pytest.approx(oracle, abs=1e-12)
+    assert race_after.all_groups == race_before.all_groups
+
+
+def test_an_alert_needs_the_interval_past_the_threshold():
+    frame = _frame(n=600, seed=4, disadvantage=0.06)
+    loose = _run(frame, require_significance=False, demographic_parity_threshold=0.05)
+    strict = _run(frame, demographic_parity_threshold=0.05)
+    sex_loose = next(d for d in loose.disparities if d.attributes == ["sex"])
+    sex_strict = next(d for d in strict.disparities if d.attributes == ["sex"])
+    assert sex_loose.demographic_parity_difference > 0.05
+    interval = sex_strict.intervals["demographic_parity_difference"]
+    assert interval.low <= 0.05 < interval.high  # the estimate is past it, the evidence not
+    assert any("demographic parity" in r for r in sex_loose.alert_reasons)
+    assert not any("demographic parity" in r for r in sex_strict.alert_reasons)
+    # A large, real disparity still alerts, naming its interval.
+    clear = _run(_frame(disadvantage=0.25))
+    sex = next(d for d in clear.disparities if d.attributes == ["sex"])
+    assert clear.status == Status.ALERT and "interval" in sex.alert_reasons[0]
+
+
+def test_whole_window_figures_are_in_every_result():
+    frame = _frame(n=3000, disadvantage=0.1)
+    result = _run(frame)
+    (overall,) = result.overall
+    y, p = frame["label"], frame["prediction"]
+    assert (overall.rows, overall.labeled) == (3000, 3000)
+    assert overall.selection_rate == pytest.approx(p.mean(), abs=1e-12)
+    assert overall.accuracy == pytest.approx((y == p).mean(), abs=1e-12)
+    assert overall.tpr == pytest.approx(p[y == 1].mean(), abs=1e-12)
+    assert overall.fpr == pytest.approx(p[y == 0].mean(), abs=1e-12)
+    unlabeled = _run(frame, label=None).overall[0]
+    assert unlabeled.labeled == 0 and unlabeled.accuracy is None
