@@ -27,7 +27,12 @@ class ExplainParams(Params):
     hooks submodules, which TorchScript modules (the only artifacts loaded) refuse."""
 
     method: Literal["kernel", "exact", "gradient"] = "kernel"
-    nsamples: int | None = Field(default=None, ge=8, description="Default: 2·M + 2048.")
+    nsamples: int | None = Field(
+        default=None,
+        ge=8,
+        description="Coalitions per row. Default: every coalition (2^M − 2) where "
+        "KernelExplainer's 2·M + 2048 would enumerate them all, else 2·M + 1536.",
+    )
     background: Literal["sample", "kmeans"] = "sample"
     background_size: int = Field(default=100, ge=1, le=10_000)
     max_rows: int = Field(default=200, ge=1, le=100_000)
@@ -71,6 +76,18 @@ class ExplainResult(Result):
     )
 
 
+def default_nsamples(m: int) -> int:
+    """Coalitions that match KernelExplainer's accuracy at its default (2·M + 2048).
+
+    Where that default covers every coalition, so does this one (the result is exact).
+    Otherwise this sampler (whole subset sizes first, the rest in complementary pairs
+    without repeats) needs fewer: with 2·M + 1536 its error against exact Shapley values
+    was 0.0120 against KernelExplainer's 0.0133 at M = 16, 0.0049 against 0.0074 at
+    M = 12 (``benchmarks.explain``), for a quarter less work."""
+    every = 2**m - 2 if m < 63 else 2**63
+    return every if every <= 2 * m + 2048 else 2 * m + 1536
+
+
 def encode(window: Window, inputs: list[ColumnSpec], fill: np.ndarray | None) -> np.ndarray:
     columns = []
     for spec in inputs:
@@ -112,7 +129,8 @@ def kmeans(
 
 class ExplainDetector(BaseDetector[ExplainParams]):
     kind: ClassVar[str] = "explain"
-    version: ClassVar[str] = "1"
+    # 2: the default nsamples is default_nsamples(M), not 2·M + 2048.
+    version: ClassVar[str] = "2"
     params_model: ClassVar[type[Params]] = ExplainParams
 
     def __init__(
@@ -183,7 +201,7 @@ class ExplainDetector(BaseDetector[ExplainParams]):
         cur_rows = rng.choice(len(cur_matrix), min(p.max_rows, len(cur_matrix)), replace=False)
         ref_rows = rng.choice(len(ref_matrix), min(p.max_rows, len(ref_matrix)), replace=False)
         cur_rows.sort()
-        nsamples = p.nsamples or 2 * m + 2048
+        nsamples = p.nsamples or default_nsamples(m)
         phi_cur, base = self._explain(cur_matrix[cur_rows], background, weights, nsamples)
         known = self.reference_importance
         if known is not None and set(known) == set(names):
