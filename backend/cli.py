@@ -26,6 +26,16 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+
+
+@app.callback()
+def _start() -> None:
+    # Before any command: the hooks higher domains register with lower ones.
+    from backend.hooks import install
+
+    install()
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
@@ -131,8 +141,8 @@ def keys_create(
     """Create an API key and print it once."""
     from pydantic import ValidationError
 
+    from backend.api.actor import cli_actor
     from backend.auth import service
-    from backend.auth.actor import cli_actor
     from backend.auth.schemas import ApiKeyCreate
     from backend.db import get_database
 
@@ -159,8 +169,8 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(project: Annotated[str, typer.Option()]) -> None:
     """List a project's keys (never their secrets)."""
+    from backend.api.actor import cli_actor
     from backend.auth import repository, service
-    from backend.auth.actor import cli_actor
     from backend.db import get_database
 
     with get_database().transaction(read_only=True) as session:
@@ -178,8 +188,8 @@ def keys_list(project: Annotated[str, typer.Option()]) -> None:
 @keys_app.command("revoke")
 def keys_revoke(prefix: str, project: Annotated[str, typer.Option()]) -> None:
     """Revoke the key with PREFIX (the 12 hex characters after 'vt_')."""
+    from backend.api.actor import cli_actor
     from backend.auth import repository, service
-    from backend.auth.actor import cli_actor
     from backend.db import get_database
     from backend.errors import VerityError
 
@@ -336,9 +346,9 @@ def audit_checkpoint() -> None:
 
 def _demo_key(data_dir: Path) -> str:
     """The demo project's admin key, kept in the data dir so later runs can reuse it."""
+    from backend.api.actor import cli_actor
+    from backend.api.roles import Role
     from backend.auth import service
-    from backend.auth.actor import cli_actor
-    from backend.auth.roles import Role
     from backend.auth.schemas import ApiKeyCreate
     from backend.auth.tokens import parse_token
     from backend.db import get_database
@@ -402,8 +412,8 @@ def scheduler(
     """Run scheduled checks and deliver alert notifications (an APScheduler process)."""
     import logging
 
-    from backend.checks.scheduler import CheckScheduler
     from backend.observability import configure_logging
+    from backend.scheduler import CheckScheduler
     from backend.tracing import configure_tracing
 
     configure_logging(get_settings().log_format)

@@ -9,18 +9,19 @@ from typing import Any
 from fastapi import FastAPI
 
 from backend.alerts.endpoints import router as alerts_router
+from backend.alerts.endpoints import status_router as model_status_router
 from backend.audit.endpoints import router as audit_router
-from backend.auth.dependencies import key_authenticator
 from backend.auth.endpoints import me_router
 from backend.auth.endpoints import router as keys_router
+from backend.auth.gate import key_authenticator
 from backend.catalog.endpoints import router as catalog_router
 from backend.catalog.endpoints import uploads as catalog_uploads
 from backend.catalog.storage import ArtifactStore
-from backend.checks.endpoints import router as checks_router
 from backend.config import Settings, get_settings
 from backend.db import get_database
 from backend.evidence.endpoints import router as evidence_router
 from backend.health.endpoints import router as health_router
+from backend.hooks import install as install_hooks
 from backend.http import add_body_schemas, document_problems, install_problem_handlers
 from backend.ingest.endpoints import router as ingest_router
 from backend.ingest.receivers import router as receivers_router
@@ -34,6 +35,7 @@ from backend.middleware import (
 from backend.monitors.endpoints import router as monitors_router
 from backend.notifications.endpoints import router as channels_router
 from backend.observability import RequestIdMiddleware, configure_logging
+from backend.runs.endpoints import router as runs_router
 from backend.runtime import tune_allocator
 from backend.tracing import configure_tracing
 
@@ -48,8 +50,9 @@ ROUTERS = (
     receivers_router,
     audit_router,
     monitors_router,
-    checks_router,
+    runs_router,
     alerts_router,
+    model_status_router,
     channels_router,
     evidence_router,
 )
@@ -63,6 +66,7 @@ are taken as UTC. Request bodies may be gzip-compressed (`Content-Encoding: gzip
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    install_hooks()
     database = get_database(settings)
 
     @asynccontextmanager
@@ -100,7 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         in_flight=app.state.in_flight,
         retry_after_seconds=settings.api.overload_retry_after_seconds,
     )
-    app.add_middleware(AuthGateMiddleware, authenticate=key_authenticator(database, settings))
+    app.state.authenticate = key_authenticator(database, settings)
+    app.add_middleware(AuthGateMiddleware, authenticate=app.state.authenticate)
     app.add_middleware(MetricsMiddleware)
     # Outermost: the id is set before any other middleware logs.
     app.add_middleware(RequestIdMiddleware)

@@ -5,7 +5,7 @@ window of ``--rows`` predictions ingested through the ingest service.
 
 25 features (19 numeric, 4 categorical, 2 sensitive categoricals), labels on 70 %
 of rows, a 200,000-row reference dataset. Each run is timed end to end through
-``backend.checks.runner.execute``: window loaded from SQL (labels joined), reference
+``backend.runs.execute.execute``: window loaded from SQL (labels joined), reference
 read, detector run, run + alerts + audit event stored. Prints one JSON line last.
 """
 
@@ -113,10 +113,10 @@ def main() -> None:
     parser.add_argument("--save-sqlite", help="copy the SQLite database here at the end")
     args = parser.parse_args()
 
-    from backend.checks.runner import execute
     from backend.config import Settings
     from backend.db import get_database
     from backend.main import create_app
+    from backend.runs.execute import execute
     from backend.runtime import tune_allocator
 
     tune_allocator()

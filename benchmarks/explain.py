@@ -3,7 +3,7 @@
     python -m benchmarks.explain --rows 200 --features 30
 
 End to end (``e2e_*``): a 16-feature model with a 100-row background and 200 rows per
-window, as real data has them, run by ``backend.checks.runner.execute`` from SQL (the
+window, as real data has them, run by ``backend.runs.execute.execute`` from SQL (the
 window and reference loaded, the artifact loaded, both windows explained, the run
 stored): a first run, and a second that reuses the reference's importance (same
 reference, artifact and params). KernelExplainer's time for the same rows (the
@@ -109,10 +109,10 @@ def end_to_end(peer_rows: int) -> dict[str, Any]:
 
     from fastapi.testclient import TestClient
 
-    from backend.checks.runner import execute
     from backend.config import Settings
     from backend.db import get_database
     from backend.main import create_app
+    from backend.runs.execute import execute
     from benchmarks.common import BENCH_SECRET, BenchDatabase, bootstrap
 
     rng = np.random.default_rng(1)

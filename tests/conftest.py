@@ -77,3 +77,10 @@ def manual_clock() -> Iterator[ManualClock]:
     with use_clock(ManualClock(clock.now())) as installed:
         assert isinstance(installed, ManualClock)
         yield installed
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # As every entry point does: tests call services without going through one.
+    from backend.hooks import install
+
+    install()

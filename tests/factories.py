@@ -11,9 +11,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from backend.api.actor import cli_actor
+from backend.api.roles import Role
 from backend.auth import service as auth_service
-from backend.auth.actor import cli_actor
-from backend.auth.roles import Role
 from backend.auth.schemas import ApiKeyCreate
 from backend.config import Settings
 from backend.db import Database

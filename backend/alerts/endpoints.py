@@ -1,21 +1,25 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from backend.alerts import service
-from backend.alerts.schemas import AlertAction, AlertPage, AlertRead
-from backend.auth.dependencies import AlertManager, MonitorReader
+from backend.alerts.schemas import AlertAction, AlertPage, AlertRead, ModelStatus
+from backend.alerts.status import model_status as model_status_of
+from backend.api.dependencies import AlertManager, MonitorReader
+from backend.api.paging import QueryCursor, keyset_start, next_cursor
+from backend.api.params import QueryDateTime
 from backend.db import DbSession, ReadSession
-from backend.http import JsonRoute, PathId, QueryId
-from backend.ingest.schemas import QueryDateTime
+from backend.http import MAX_ID, JsonRoute, PathId, QueryId
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], route_class=JsonRoute)
+status_router = APIRouter(prefix="/v1", tags=["checks"], route_class=JsonRoute)
 
 
 @router.get("", response_model=AlertPage)
 def list_alerts(
+    response: Response,
     session: ReadSession,
     actor: MonitorReader,
     state: Literal["open", "acknowledged", "resolved"] | None = None,
@@ -23,10 +27,14 @@ def list_alerts(
     model: str | None = None,
     monitor_id: QueryId = None,
     since: QueryDateTime | None = None,
-    after_id: QueryId = None,
+    cursor: QueryCursor = None,
+    after_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, deprecated=True, description="Use cursor.")
+    ] = None,
     limit: int = Query(default=100, ge=1, le=500),
 ) -> AlertPage:
-    """Newest first; pass ``next_after_id`` as ``after_id`` for the next page."""
+    """Newest first; pass ``next_cursor`` as ``cursor`` for the next page."""
+    after_id = keyset_start("alerts", cursor, after_id, "after_id", response)
     found = service.list_alerts(
         session,
         actor=actor,
@@ -39,7 +47,12 @@ def list_alerts(
         limit=limit + 1,
     )
     items = [service.to_read(session, a) for a in found[:limit]]
-    return AlertPage(items=items, next_after_id=items[-1].id if len(found) > limit else None)
+    more = len(found) > limit
+    return AlertPage(
+        items=items,
+        next_cursor=next_cursor("alerts", [a.id for a in items], more),
+        next_after_id=items[-1].id if more else None,
+    )
 
 
 @router.get("/{alert_id}", response_model=AlertRead)
@@ -61,3 +74,9 @@ def resolve_alert(
 ) -> AlertRead:
     alert = service.resolve(session, actor=actor, alert_id=alert_id, comment=action.comment)
     return service.to_read(session, alert)
+
+
+@status_router.get("/models/{model}/status", response_model=ModelStatus)
+def model_status(model: str, session: ReadSession, actor: MonitorReader) -> ModelStatus:
+    """The latest run of each monitor of the model's versions, and its open alerts."""
+    return model_status_of(session, actor=actor, model_name=model)

@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.runs.schemas import CheckRunSummary
+
 State = Literal["open", "acknowledged", "resolved"]
 
 
@@ -41,4 +43,25 @@ class AlertAction(BaseModel):
 
 class AlertPage(BaseModel):
     items: list[AlertRead]
-    next_after_id: int | None
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
+    next_after_id: int | None = Field(
+        description="Deprecated: the old paging parameter's value; use next_cursor.",
+        json_schema_extra={"deprecated": True},
+    )
+
+
+class MonitorStatus(BaseModel):
+    id: int
+    name: str
+    kind: str
+    version: str
+    enabled: bool
+    next_run_at: datetime | None
+    latest_run: CheckRunSummary | None
+    open_alerts: int
+
+
+class ModelStatus(BaseModel):
+    model: str
+    monitors: list[MonitorStatus]
+    open_alerts: list[AlertRead]

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock, metrics
+from backend.alerts import repository
+from backend.alerts.causes import ERROR_CAUSE, Cause, causes
 from backend.alerts.schemas import AlertRead
+from backend.api.actor import Actor
 from backend.audit import records
 from backend.audit import service as audit_service
-from backend.auth.actor import Actor
-from backend.checks.causes import ERROR_CAUSE, Cause
 from backend.errors import Conflict, NotFound
-from backend.models import Alert, CheckRun, Model, ModelVersion, Monitor
+from backend.models import Alert, CheckRun, Monitor
 from backend.monitors.repository import names
 from backend.notifications import outbox
 
@@ -48,14 +49,33 @@ def _audit(
 
 def digests(session: Session, alert_ids: Sequence[int]) -> dict[str, str]:
     """The record digest of each alert, as it stands in this transaction."""
-    found = session.scalars(select(Alert).where(Alert.id.in_(alert_ids))).all()
+    found = repository.by_ids(session, alert_ids)
     return {str(alert.id): records.alert_sha256(alert) for alert in found}
 
 
 def unresolved(session: Session, monitor_id: int) -> Sequence[Alert]:
-    return session.scalars(
-        select(Alert).where(Alert.monitor_id == monitor_id, Alert.state != "resolved")
-    ).all()
+    return repository.unresolved(session, [monitor_id])
+
+
+def apply_outcome(
+    session: Session,
+    monitor: Monitor,
+    run: CheckRun,
+    *,
+    status: str,
+    result: dict[str, Any] | None,
+    error: str | None,
+) -> dict[str, list[int]]:
+    """The alerts a stored run opens, refreshes or resolves: a failed check is its own
+    cause; a completed one raises the causes its result shows and clears the rest."""
+    if status == "error":
+        found = [Cause(ERROR_CAUSE, f"Check failed: {error}")]
+    elif result is not None and status != "insufficient_data":
+        found = causes(monitor.kind, result, monitor.params, monitor.alert_on)
+    else:
+        found = []
+    clears = status not in ("error", "insufficient_data")
+    return apply_run(session, monitor, run, found, clears=clears)
 
 
 def apply_run(
@@ -116,9 +136,7 @@ def apply_run(
 
 
 def get(session: Session, *, actor: Actor, alert_id: int) -> Alert:
-    alert = session.scalars(
-        select(Alert).where(Alert.id == alert_id, Alert.project_id == actor.project_id)
-    ).one_or_none()
+    alert = repository.get(session, project_id=actor.project_id, alert_id=alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
     return alert
@@ -128,34 +146,31 @@ def acknowledge(session: Session, *, actor: Actor, alert_id: int, comment: str) 
     alert = get(session, actor=actor, alert_id=alert_id)
     if alert.state != "open":
         raise Conflict(f"alert {alert_id} is {alert.state}; only an open alert is acknowledged")
-    now = clock.now()
-    alert.state = "acknowledged"
-    alert.acknowledged_at = now
-    alert.acknowledged_by = actor.label
-    alert.acknowledge_comment = comment
-    alert.updated_at = now
-    session.flush()
-    _audit(session, alert, actor.label, "alert.acknowledge", {"comment": comment})
-    outbox.enqueue(session, alert, "acknowledged")
-    # Counted before the request commits; a commit failing here is a 5xx and rare.
-    metrics.alert_transitions.labels("acknowledged", alert.severity).inc()
-    return alert
+    return _transition(session, actor, alert, "acknowledged", comment)
 
 
 def resolve(session: Session, *, actor: Actor, alert_id: int, comment: str) -> Alert:
     alert = get(session, actor=actor, alert_id=alert_id)
     if alert.state == "resolved":
         raise Conflict(f"alert {alert_id} is resolved already")
+    return _transition(session, actor, alert, "resolved", comment)
+
+
+def _transition(session: Session, actor: Actor, alert: Alert, state: str, comment: str) -> Alert:
+    """A person's acknowledge or resolve: the state, who, when and why, audited and
+    queued for notification."""
     now = clock.now()
-    alert.state = "resolved"
-    alert.resolved_at = now
-    alert.resolved_by = actor.label
-    alert.resolve_comment = comment
+    field = "acknowledge" if state == "acknowledged" else "resolve"
+    alert.state = state
+    setattr(alert, f"{state}_at", now)
+    setattr(alert, f"{state}_by", actor.label)
+    setattr(alert, f"{field}_comment", comment)
     alert.updated_at = now
     session.flush()
-    _audit(session, alert, actor.label, "alert.resolve", {"comment": comment})
-    outbox.enqueue(session, alert, "resolved")
-    metrics.alert_transitions.labels("resolved", alert.severity).inc()
+    _audit(session, alert, actor.label, f"alert.{field}", {"comment": comment})
+    outbox.enqueue(session, alert, state)
+    # Counted before the request commits; a commit failing here is a 5xx and rare.
+    metrics.alert_transitions.labels(state, alert.severity).inc()
     return alert
 
 
@@ -172,24 +187,17 @@ def list_alerts(
     limit: int = 100,
 ) -> Sequence[Alert]:
     """Newest first, keyset-paged by id."""
-    query = select(Alert).where(Alert.project_id == actor.project_id)
-    if state is not None:
-        query = query.where(Alert.state == state)
-    if severity is not None:
-        query = query.where(Alert.severity == severity)
-    if monitor_id is not None:
-        query = query.where(Alert.monitor_id == monitor_id)
-    if since is not None:
-        query = query.where(Alert.opened_at >= since)
-    if after_id is not None:
-        query = query.where(Alert.id < after_id)
-    if model is not None:
-        query = (
-            query.join(ModelVersion, ModelVersion.id == Alert.model_version_id)
-            .join(Model, Model.id == ModelVersion.model_id)
-            .where(Model.name == model)
-        )
-    return session.scalars(query.order_by(Alert.id.desc()).limit(limit)).all()
+    return repository.page(
+        session,
+        project_id=actor.project_id,
+        state=state,
+        severity=severity,
+        model=model,
+        monitor_id=monitor_id,
+        since=since,
+        after_id=after_id,
+        limit=limit,
+    )
 
 
 def to_read(session: Session, alert: Alert) -> AlertRead:

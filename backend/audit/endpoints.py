@@ -4,8 +4,11 @@ import dataclasses
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from backend.api.dependencies import AuditReader
+from backend.api.paging import QueryCursor, decode_cursor, deprecated_parameter, encode_cursor
+from backend.api.params import QueryDateTime
 from backend.audit import keys, service
 from backend.audit.checkpoints import Checkpoint
 from backend.audit.schemas import (
@@ -15,17 +18,16 @@ from backend.audit.schemas import (
     VerifyRead,
     VerifyRequest,
 )
-from backend.auth.dependencies import AuditReader
 from backend.db import DbSession
-from backend.errors import NotFound
-from backend.http import MAX_ID, JsonRoute, QueryId, json_body, json_body_openapi
-from backend.ingest.schemas import QueryDateTime
+from backend.errors import InvalidInput, NotFound
+from backend.http import MAX_ID, JsonRoute, json_body, json_body_openapi
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=JsonRoute)
 
 
 @router.get("", response_model=AuditPage)
 def list_events(
+    response: Response,
     session: DbSession,
     actor: AuditReader,
     action: str | None = None,
@@ -33,13 +35,40 @@ def list_events(
     subject: str | None = None,
     since: QueryDateTime | None = None,
     until: QueryDateTime | None = None,
-    after_seq: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
-    before_seq: QueryId = None,
-    order: Annotated[Literal["asc", "desc"], Query(description="By sequence number.")] = "asc",
+    cursor: QueryCursor = None,
+    order: Annotated[
+        Literal["asc", "desc"] | None,
+        Query(description="By sequence number; default newest first (desc)."),
+    ] = None,
+    after_seq: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, deprecated=True, description="Use cursor.")
+    ] = None,
+    before_seq: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, deprecated=True, description="Use cursor.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
-    """Oldest first, paged with ``after_seq``; or ``order=desc``, newest first, paged
-    with ``before_seq`` (both given back as ``next_after_seq`` / ``next_before_seq``)."""
+    """Newest first, or oldest first with ``order=asc`` (to read the chain as it
+    grew); pass ``next_cursor`` as ``cursor`` for the next page, in the same order."""
+    if sum(x is not None for x in (cursor, after_seq, before_seq)) > 1:
+        raise InvalidInput(
+            "give one of cursor, after_seq and before_seq",
+            errors=[{"field": "cursor", "message": "the deprecated seq parameters page too"}],
+        )
+    if cursor is not None:
+        direction, seq = decode_cursor("audit", cursor, str, int)
+        if direction not in ("asc", "desc") or (order is not None and order != direction):
+            raise InvalidInput(
+                "the cursor pages in the other order",
+                errors=[{"field": "order", "message": f"this cursor pages {direction}"}],
+            )
+        order = direction
+        after_seq, before_seq = (seq, None) if direction == "asc" else (None, seq)
+    elif after_seq is not None or before_seq is not None:
+        deprecated_parameter(response)
+        # As before the cursor: after_seq paged oldest first, before_seq newest first.
+        order = order or ("asc" if after_seq is not None else "desc")
+    order = order or "desc"
     rows = service.list_events(
         session,
         project_id=actor.project_id,
@@ -67,12 +96,13 @@ def list_events(
         )
         for event, body in rows[:limit]
     ]
-    more = len(rows) > limit
-    if order == "desc":
-        return AuditPage(
-            items=items, next_after_seq=None, next_before_seq=items[-1].seq if more else None
-        )
-    return AuditPage(items=items, next_after_seq=items[-1].seq if more else None)
+    last = items[-1].seq if len(rows) > limit else None
+    return AuditPage(
+        items=items,
+        next_cursor=encode_cursor("audit", order, last) if last is not None else None,
+        next_after_seq=last if order == "asc" else None,
+        next_before_seq=last if order == "desc" else None,
+    )
 
 
 def _trusted_keys(request: Request) -> list[str]:

@@ -20,8 +20,17 @@ class AuditEventRead(BaseModel):
 
 class AuditPage(BaseModel):
     items: list[AuditEventRead]
-    next_after_seq: int | None
-    next_before_seq: int | None = None
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
+    next_after_seq: int | None = Field(
+        default=None,
+        description="Deprecated: the old paging parameter's value; use next_cursor.",
+        json_schema_extra={"deprecated": True},
+    )
+    next_before_seq: int | None = Field(
+        default=None,
+        description="Deprecated: the old paging parameter's value; use next_cursor.",
+        json_schema_extra={"deprecated": True},
+    )
 
 
 class VerifyRead(BaseModel):

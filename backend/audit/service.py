@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -152,10 +152,23 @@ def verify(
     return replace(result, ok=False, reason=finding.reason, first_bad_seq=finding.seq)
 
 
-def _run_digest(run: Any) -> str:
-    from backend.checks.lineage import record_sha256
+# How a check run's record digest is computed belongs to the runs domain, which sits
+# above audit: it registers the function at start-up (backend.hooks.install).
+_run_record_sha256: Callable[[Any], str] | None = None
 
-    digest: str = record_sha256(run)
+
+def register_run_digest(digest: Callable[[Any], str]) -> None:
+    global _run_record_sha256
+    _run_record_sha256 = digest
+
+
+def _run_digest(run: Any) -> str:
+    if _run_record_sha256 is None:
+        raise RuntimeError(
+            "no check-run digest is registered with the audit domain; "
+            "call backend.hooks.install() at start-up"
+        )
+    digest = _run_record_sha256(run)
     # The stored copy of the digest must agree too.
     return digest if run.record_sha256 == digest else f"stored {run.record_sha256}"
 

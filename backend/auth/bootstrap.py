@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import getpass
 
+from backend.api.actor import cli_actor
+from backend.api.roles import Role
 from backend.auth import service
-from backend.auth.actor import cli_actor
-from backend.auth.roles import Role
 from backend.auth.schemas import ApiKeyCreate
 from backend.config import Settings
 from backend.db import Database

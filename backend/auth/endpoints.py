@@ -3,9 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
+from backend.api.dependencies import CurrentActor, KeyManager
+from backend.api.roles import ROLE_PERMISSIONS
 from backend.auth import service
-from backend.auth.dependencies import CurrentActor, KeyManager
-from backend.auth.roles import ROLE_PERMISSIONS
 from backend.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from backend.db import DbSession
 from backend.http import JsonRoute, PathId, check_name_lengths

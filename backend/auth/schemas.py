@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 
 
 class ApiKeyCreate(BaseModel):

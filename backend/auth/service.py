@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.api.actor import Actor
+from backend.api.roles import Role
 from backend.audit import service as audit_service
 from backend.auth import repository
-from backend.auth.actor import Actor
-from backend.auth.roles import Role
 from backend.auth.schemas import ApiKeyCreate
 from backend.auth.tokens import new_token, parse_token, secret_hmac, secret_matches
 from backend.errors import Conflict, InvalidInput, NotFound, Unauthorized

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from backend.auth.dependencies import CatalogReader, CatalogWriter
+from backend.api.dependencies import CatalogReader, CatalogWriter
 from backend.catalog import service
 from backend.catalog.reference_io import FORMATS
 from backend.catalog.schemas import (

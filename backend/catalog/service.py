@@ -6,9 +6,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.api.actor import Actor
 from backend.audit import service as audit_service
 from backend.audit.chain import sha256_hex
-from backend.auth.actor import Actor
 from backend.catalog import repository
 from backend.catalog.reference_io import (
     OPERATIONAL_COLUMNS,

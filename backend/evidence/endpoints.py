@@ -3,9 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from backend.api.dependencies import AuditReader
 from backend.audit import keys
 from backend.audit import service as audit_service
-from backend.auth.dependencies import AuditReader
 from backend.catalog import repository as catalog_repository
 from backend.db import DbSession
 from backend.errors import NotFound

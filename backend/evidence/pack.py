@@ -22,16 +22,16 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.audit import service as audit_service
 from backend.audit.chain import format_time
 from backend.audit.keys import public_key_base64
+from backend.evidence import repository
 from backend.evidence.pdf import render_summary
 from backend.evidence.verify import AUDIT_CSV, MANIFEST, SIGNATURE, canonical_zip
-from backend.models import Alert, AuditEvent, CheckRun, Model, ModelVersion, Monitor
+from backend.models import Model, ModelVersion
 
 FORMAT = "verity-evidence-pack/1"
 
@@ -67,47 +67,13 @@ def build(
     exported_by: str,
     trusted_keys: Sequence[str] = (),
 ) -> Pack:
-    runs = session.scalars(
-        select(CheckRun)
-        .where(
-            CheckRun.model_version_id == version.id,
-            CheckRun.window_end > start,
-            CheckRun.window_start < end,
-        )
-        .order_by(CheckRun.window_end, CheckRun.id)
-    ).all()
-    monitors = {
-        m.id: m
-        for m in session.scalars(select(Monitor).where(Monitor.model_version_id == version.id))
-    }
+    runs = repository.runs_overlapping(session, version_id=version.id, start=start, end=end)
+    monitors = {m.id: m for m in repository.monitors_of(session, version.id)}
     run_ids = [r.id for r in runs]
-    # Alerts raised by the period's runs, and alerts open at any time in the period.
-    alerts = session.scalars(
-        select(Alert)
-        .where(Alert.model_version_id == version.id)
-        .where(
-            Alert.first_run_id.in_(run_ids)
-            | Alert.last_run_id.in_(run_ids)
-            | (
-                (Alert.opened_at < end)
-                & (Alert.resolved_at.is_(None) | (Alert.resolved_at >= start))
-            )
-        )
-        .order_by(Alert.opened_at, Alert.id)
-    ).all()
-    events = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.project_id == project_id)
-        .where(
-            AuditEvent.seq
-            >= select(AuditEvent.seq)
-            .where(AuditEvent.project_id == project_id, AuditEvent.occurred_at >= start)
-            .order_by(AuditEvent.seq)
-            .limit(1)
-            .scalar_subquery()
-        )
-        .order_by(AuditEvent.seq)
-    ).all()
+    alerts = repository.alerts_of_period(
+        session, version_id=version.id, run_ids=run_ids, start=start, end=end
+    )
+    events = repository.events_since(session, project_id=project_id, start=start)
     verified = audit_service.verify(
         session, project_id=project_id, trusted_keys=[public_key_base64(key), *trusted_keys]
     )

@@ -5,11 +5,11 @@ import contextlib
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from backend.config import Settings
 from backend.db import Database
+from backend.health import repository
 from backend.health.state_metrics import exposition
 from backend.http import problem
 from backend.metrics import registry
@@ -30,8 +30,7 @@ def readyz(request: Request) -> dict[str, str] | Response:
     is not saturated (requests in flight below the limit)."""
     database: Database = request.app.state.database
     try:
-        with database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        repository.ping(database.engine)
         current = current_revision(database.engine)
     except Exception as exc:
         return problem(

@@ -10,11 +10,10 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from backend import clock
 from backend.db import Database
-from backend.models import Alert, Monitor, Notification
+from backend.health import repository
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -27,22 +26,11 @@ class DatabaseStateCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = clock.now()
         with self.database.transaction(read_only=True) as session:
-            alerts = session.execute(
-                select(Alert.state, Alert.severity, func.count())
-                .where(Alert.state != "resolved")
-                .group_by(Alert.state, Alert.severity)
-            ).all()
-            queue = session.execute(
-                select(Notification.state, func.count(), func.min(Notification.created_at))
-                .where(Notification.state.in_(("pending", "failed")))
-                .group_by(Notification.state)
-            ).all()
+            alerts = repository.unresolved_alert_counts(session)
+            queue = repository.notification_queue(session)
             # Twice the tick: a monitor a scheduler should have picked up by now.
-            overdue = session.scalar(
-                select(func.count()).where(
-                    Monitor.enabled.is_(True),
-                    Monitor.next_run_at < now - timedelta(seconds=2 * self.tick_seconds),
-                )
+            overdue = repository.overdue_monitors(
+                session, due_before=now - timedelta(seconds=2 * self.tick_seconds)
             )
         unresolved = GaugeMetricFamily(
             "verity_alerts_unresolved",

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from backend.auth.actor import Actor
-from backend.auth.dependencies import IngestActor, PredictionReader
+from backend import clock
+from backend.api.actor import Actor
+from backend.api.dependencies import IngestActor, MonitorReader, PredictionReader
+from backend.api.params import QueryDateTime
 from backend.db import DbSession, ReadSession
+from backend.errors import InvalidInput
 from backend.http import JsonRoute, json_body, json_body_openapi
 from backend.idempotency import service as idempotency
 from backend.ingest import service
@@ -20,8 +24,8 @@ from backend.ingest.schemas import (
     PredictionBatch,
     PredictionPage,
     PredictionRead,
-    QueryDateTime,
 )
+from backend.ingest.volume import Bucket, Volume, volume
 
 router = APIRouter(prefix="/v1", tags=["ingest"], route_class=JsonRoute)
 
@@ -170,3 +174,22 @@ def search_predictions(
 @router.get("/predictions/{event_id}", response_model=PredictionRead)
 def get_prediction(event_id: str, session: DbSession, actor: PredictionReader) -> PredictionRead:
     return service.get_prediction(session, actor=actor, event_id=event_id)
+
+
+@router.get("/models/{model}/volume", response_model=Volume, tags=["checks"])
+def model_volume(
+    model: str,
+    session: ReadSession,
+    actor: MonitorReader,
+    start: Annotated[QueryDateTime | None, Query(description="Default: 7 days before end.")] = None,
+    end: Annotated[QueryDateTime | None, Query(description="Exclusive; default: now.")] = None,
+    bucket: Bucket = "hour",
+) -> Volume:
+    """Predictions, labels and mean latency per hour or day and version."""
+    end = end or clock.now()
+    start = start or end - timedelta(days=7)
+    if start >= end:
+        raise InvalidInput("start must be before end")
+    if bucket == "hour" and end - start > timedelta(days=92):
+        raise InvalidInput("hourly volume covers at most 92 days; use bucket=day")
+    return volume(session, actor=actor, model_name=model, start=start, end=end, bucket=bucket)

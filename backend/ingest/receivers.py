@@ -12,18 +12,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from backend import clock
-from backend.auth.actor import Actor
-from backend.auth.dependencies import IngestActor, MonitorReader
+from backend.api.actor import Actor
+from backend.api.dependencies import IngestActor, MonitorReader
 from backend.catalog import repository as catalog_repository
 from backend.catalog.schemas import Task
 from backend.db import DbSession, ReadSession
 from backend.errors import InvalidInput, NotFound
 from backend.http import JsonRoute
-from backend.ingest import oip, service
+from backend.ingest import oip, repository, service
 from backend.ingest.schemas import IngestResult, PredictionBatch
 from backend.models import InferenceHalf, Model, ModelVersion
 
@@ -186,26 +185,18 @@ def _half_of(ce_type: str) -> str:
 
 def expire_halves(session: Session, *, project_id: int, ttl_seconds: float) -> int:
     now = clock.now()
-    result = session.execute(
-        update(InferenceHalf)
-        .where(
-            InferenceHalf.project_id == project_id,
-            InferenceHalf.state == "pending",
-            InferenceHalf.received_at < now - timedelta(seconds=ttl_seconds),
-        )
-        .values(state="expired", closed_at=now)
+    return repository.expire_halves(
+        session,
+        project_id=project_id,
+        received_before=now - timedelta(seconds=ttl_seconds),
+        now=now,
     )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _pair_lock(session: Session, project_id: int, version_id: int, ce_id: str) -> None:
     """Two halves arriving at once must not both miss each other: on PostgreSQL they
     serialize on a transaction lock for their ce-id (SQLite serializes writers)."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = zlib.crc32(f"{project_id}/{version_id}/{ce_id}".encode())
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": 0x5E1A, "b": key - 2**31}
-        )
+    repository.pair_lock(session, zlib.crc32(f"{project_id}/{version_id}/{ce_id}".encode()))
 
 
 @router.post("/cloudevents/{model}/versions/{version}", response_model=CloudEventAccepted)
@@ -247,25 +238,14 @@ def ingest_cloudevent(
     expired = expire_halves(session, project_id=actor.project_id, ttl_seconds=ttl)
     _pair_lock(session, actor.project_id, found_version.id, ce_id)
     other = "response" if half == "request" else "request"
-    partner = session.scalars(
-        select(InferenceHalf).where(
-            InferenceHalf.project_id == actor.project_id,
-            InferenceHalf.model_version_id == found_version.id,
-            InferenceHalf.ce_id == ce_id,
-            InferenceHalf.half == other,
-            InferenceHalf.state == "pending",
-        )
-    ).one_or_none()
+    pair_key: repository.PairKey = {
+        "project_id": actor.project_id,
+        "version_id": found_version.id,
+        "ce_id": ce_id,
+    }
+    partner = repository.pending_half(session, key=pair_key, half=other)
     if partner is None:
-        already = session.scalars(
-            select(InferenceHalf.id).where(
-                InferenceHalf.project_id == actor.project_id,
-                InferenceHalf.model_version_id == found_version.id,
-                InferenceHalf.ce_id == ce_id,
-                InferenceHalf.half == half,
-            )
-        ).first()
-        if already is None:
+        if not repository.has_half(session, key=pair_key, half=half):
             session.add(
                 InferenceHalf(
                     project_id=actor.project_id,
@@ -301,7 +281,7 @@ def ingest_cloudevent(
             raise _conversion_error(exc) from exc
         raise InvalidInput(f"the joined pair is not an inference request/response: {exc}") from exc
     result = _store(read_session, session, request, actor, records)
-    session.execute(delete(InferenceHalf).where(InferenceHalf.id == partner.id))
+    repository.delete_half(session, partner.id)
     return CloudEventAccepted(
         ce_id=ce_id, half=half, state="joined", result=result, expired=expired
     )
@@ -347,23 +327,8 @@ def unpaired_halves(
     logger sent that are not stored."""
     ttl = request.app.state.settings.ingest.cloudevent_pair_ttl_seconds
     expire_halves(session, project_id=actor.project_id, ttl_seconds=ttl)
-    rows = session.execute(
-        select(InferenceHalf, Model.name, ModelVersion.version)
-        .join(ModelVersion, ModelVersion.id == InferenceHalf.model_version_id)
-        .join(Model, Model.id == ModelVersion.model_id)
-        .where(InferenceHalf.project_id == actor.project_id, InferenceHalf.state == state)
-        .order_by(InferenceHalf.received_at.desc())
-        .limit(limit)
-    ).all()
-    counts: dict[str, int] = dict(
-        session.execute(
-            select(InferenceHalf.state, func.count())
-            .where(InferenceHalf.project_id == actor.project_id)
-            .group_by(InferenceHalf.state)
-        )
-        .tuples()
-        .all()
-    )
+    rows = repository.halves(session, project_id=actor.project_id, state=state, limit=limit)
+    counts = repository.half_counts(session, project_id=actor.project_id)
     return UnpairedPage(
         items=[
             UnpairedHalf(

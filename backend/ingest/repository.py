@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import orjson
-from sqlalchemy import Row, Select, String, and_, bindparam, func, or_, select
+from sqlalchemy import Row, Select, String, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from backend.models import IngestBatch, Label, Model, ModelVersion, Prediction
+from backend.models import InferenceHalf, IngestBatch, Label, Model, ModelVersion, Prediction
 
 # Stay under SQLite's and psycopg's bound-parameter limits in IN (...) lists.
 _IN_CHUNK = 5000
@@ -369,3 +369,124 @@ def page_predictions(
         )
     statement = statement.order_by(Prediction.occurred_at.desc(), Prediction.id.desc()).limit(limit)
     return session.execute(statement).all()
+
+
+Bucket = Literal["hour", "day"]
+
+
+def _bucket(session: Session, bucket: Bucket) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc(bucket, Prediction.occurred_at)
+    # SQLite stores UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+    return func.substr(Prediction.occurred_at, 1, 13 if bucket == "hour" else 10)
+
+
+def volume_rows(
+    session: Session, *, model_id: int, start: datetime, end: datetime, bucket: Bucket
+) -> list[tuple[str, Any, int, int, float | None]]:
+    """(version, bucket start, predictions, labelled, mean latency) per version and
+    bucket, in bucket order; the bucket start as the database gives it."""
+    slot = _bucket(session, bucket).label("slot")
+    rows = session.execute(
+        select(
+            ModelVersion.version,
+            slot,
+            func.count(Prediction.id),
+            func.count(Label.id),
+            func.avg(Prediction.latency_ms),
+        )
+        .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
+        .outerjoin(
+            Label,
+            and_(Label.project_id == Prediction.project_id, Label.event_id == Prediction.event_id),
+        )
+        .where(
+            ModelVersion.model_id == model_id,
+            Prediction.occurred_at >= start,
+            Prediction.occurred_at < end,
+        )
+        .group_by(ModelVersion.version, slot)
+        .order_by(slot, ModelVersion.version)
+    ).all()
+    return [(v, at, int(n), int(labeled), latency) for v, at, n, labeled, latency in rows]
+
+
+# --- CloudEvents pairing: a request and a response half wait for each other ---------
+
+
+def expire_halves(
+    session: Session, *, project_id: int, received_before: datetime, now: datetime
+) -> int:
+    result = session.execute(
+        update(InferenceHalf)
+        .where(
+            InferenceHalf.project_id == project_id,
+            InferenceHalf.state == "pending",
+            InferenceHalf.received_at < received_before,
+        )
+        .values(state="expired", closed_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def pair_lock(session: Session, key: int) -> None:
+    """On PostgreSQL, a transaction lock on a 32-bit ``key`` (SQLite serializes
+    writers already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": 0x5E1A, "b": key - 2**31}
+        )
+
+
+class PairKey(TypedDict):
+    project_id: int
+    version_id: int
+    ce_id: str
+
+
+def _half(key: PairKey, half: str) -> list[Any]:
+    return [
+        InferenceHalf.project_id == key["project_id"],
+        InferenceHalf.model_version_id == key["version_id"],
+        InferenceHalf.ce_id == key["ce_id"],
+        InferenceHalf.half == half,
+    ]
+
+
+def pending_half(session: Session, *, key: PairKey, half: str) -> InferenceHalf | None:
+    return session.scalars(
+        select(InferenceHalf).where(*_half(key, half), InferenceHalf.state == "pending")
+    ).one_or_none()
+
+
+def has_half(session: Session, *, key: PairKey, half: str) -> bool:
+    found = session.scalars(select(InferenceHalf.id).where(*_half(key, half))).first()
+    return found is not None
+
+
+def delete_half(session: Session, half_id: int) -> None:
+    session.execute(delete(InferenceHalf).where(InferenceHalf.id == half_id))
+
+
+def halves(
+    session: Session, *, project_id: int, state: str, limit: int
+) -> list[tuple[InferenceHalf, str, str]]:
+    """Halves in ``state``, newest first, with their model's and version's names."""
+    rows = session.execute(
+        select(InferenceHalf, Model.name, ModelVersion.version)
+        .join(ModelVersion, ModelVersion.id == InferenceHalf.model_version_id)
+        .join(Model, Model.id == ModelVersion.model_id)
+        .where(InferenceHalf.project_id == project_id, InferenceHalf.state == state)
+        .order_by(InferenceHalf.received_at.desc())
+        .limit(limit)
+    ).all()
+    return [(half, model, version) for half, model, version in rows]
+
+
+def half_counts(session: Session, *, project_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(InferenceHalf.state, func.count())
+        .where(InferenceHalf.project_id == project_id)
+        .group_by(InferenceHalf.state)
+    ).all()
+    return {state: int(count) for state, count in rows}

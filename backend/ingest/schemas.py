@@ -1,35 +1,13 @@
 from __future__ import annotations
 
-import contextlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from backend.api.params import UtcDateTime
 from backend.catalog.schemas import ClassLabel
 
-
-def _utc(value: datetime) -> datetime:
-    # Documented: a timestamp without a zone is taken as UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _not_a_number(value: Any) -> Any:
-    # pydantic reads a number as Unix time; a query parameter documented as an ISO 8601
-    # date-time that is "1e9" is far likelier a mistake than an epoch.
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            float(value)
-            numeric = True
-    if numeric:
-        raise ValueError("give an ISO 8601 date-time such as 2026-11-01T00:00:00Z, not a number")
-    return value
-
-
-UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
-# For query parameters, which are validated one at a time (no per-record cost).
-QueryDateTime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_utc)]
 EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,9 +10,10 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.api import paging
+from backend.api.actor import Actor
 from backend.audit import records as audit_records
 from backend.audit import service as audit_service
-from backend.auth.actor import Actor
 from backend.catalog import repository as catalog_repository
 from backend.config import LimitSettings
 from backend.errors import InvalidInput, NotFound, PayloadTooLarge
@@ -344,20 +344,19 @@ def get_prediction(session: Session, *, actor: Actor, event_id: str) -> Predicti
     return _read(row)
 
 
-def encode_cursor(occurred_at: datetime, row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{occurred_at.isoformat()}|{row_id}".encode()).decode()
+def encode_prediction_cursor(occurred_at: datetime, row_id: int) -> str:
+    return paging.encode_cursor("predictions", occurred_at.isoformat(), row_id)
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_prediction_cursor(cursor: str) -> tuple[datetime, int]:
+    stamp, row_id = paging.decode_cursor("predictions", cursor, str, int)
     try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        stamp, row_id = text.rsplit("|", 1)
         return datetime.fromisoformat(stamp), int(row_id)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError:
         raise InvalidInput(
-            "the cursor is not one this API returned",
-            errors=[{"field": "cursor", "message": "malformed"}],
-        ) from exc
+            "the cursor is not one this list (predictions) returned",
+            errors=[{"field": "cursor", "message": "malformed or from another list"}],
+        ) from None
 
 
 def search_predictions(
@@ -387,12 +386,12 @@ def search_predictions(
         version=version,
         start=start,
         end=end,
-        after=decode_cursor(cursor) if cursor else None,
+        after=decode_prediction_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
     items = [_read(row) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1][0]
-        next_cursor = encode_cursor(last.occurred_at, last.id)
+        next_cursor = encode_prediction_cursor(last.occurred_at, last.id)
     return PredictionPage(items=items, next_cursor=next_cursor)

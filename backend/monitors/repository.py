@@ -43,3 +43,14 @@ def has_reference_dataset(session: Session, *, model_version_id: int) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+def of_model(session: Session, *, model_id: int) -> list[tuple[Monitor, str]]:
+    """Every monitor of the model's versions, with its version's name, in version order."""
+    rows = session.execute(
+        select(Monitor, ModelVersion.version)
+        .join(ModelVersion, ModelVersion.id == Monitor.model_version_id)
+        .where(ModelVersion.model_id == model_id)
+        .order_by(ModelVersion.id, Monitor.id)
+    ).all()
+    return [(monitor, version) for monitor, version in rows]

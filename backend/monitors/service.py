@@ -5,12 +5,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.api.actor import Actor
 from backend.audit import service as audit_service
-from backend.auth.actor import Actor
+from backend.catalog import repository as catalog_repository
 from backend.catalog import service as catalog_service
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import ModelVersion, Monitor, ReferenceDataset
@@ -96,11 +96,7 @@ def _resolve_dataset(session: Session, version: ModelVersion, spec: ReferenceSpe
     version's newest now; a 422 when there is none to pin."""
     if spec.kind != "dataset":
         return None
-    candidates = session.scalars(
-        select(ReferenceDataset)
-        .where(ReferenceDataset.model_version_id == version.id)
-        .order_by(ReferenceDataset.id)
-    ).all()
+    candidates = catalog_repository.list_references(session, model_version_id=version.id)
     if spec.dataset is None:
         if not candidates:
             raise InvalidInput(

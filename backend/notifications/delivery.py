@@ -17,14 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock, metrics
 from backend.config import NotifySettings
 from backend.db import Database, is_sqlite
 from backend.models import Notification, NotificationAttempt, NotificationChannel
-from backend.notifications import signing
+from backend.notifications import repository, signing
 from backend.notifications.outbound import BlockedDestination, check_url
 
 logger = logging.getLogger(__name__)
@@ -134,15 +133,9 @@ def _retry_after(response: httpx.Response) -> float | None:
 def claim_due(database: Database, settings: NotifySettings, limit: int) -> list[int]:
     with database.transaction() as session:
         now = clock.now()
-        query = (
-            select(Notification)
-            .where(Notification.state == "pending", Notification.next_attempt_at <= now)
-            .order_by(Notification.next_attempt_at)
-            .limit(limit)
+        due = repository.due(
+            session, now=now, limit=limit, skip_locked=not is_sqlite(database.engine)
         )
-        if not is_sqlite(database.engine):
-            query = query.with_for_update(skip_locked=True)
-        due = session.scalars(query).all()
         hold = timedelta(seconds=settings.timeout_seconds * 2 + 5)
         for notification in due:
             notification.next_attempt_at = now + hold

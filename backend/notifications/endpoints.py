@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from backend.auth.dependencies import ChannelManager
+from backend.api.dependencies import ChannelManager
 from backend.db import DbSession
 from backend.http import JsonRoute, PathId, check_name_lengths
 from backend.notifications import service

@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.audit.checkpoints import Checkpoint
-from backend.models import Alert, Monitor, Notification, NotificationChannel
+from backend.models import Alert, Monitor, Notification
 from backend.monitors.repository import names
 from backend.monitors.schemas import SEVERITY_ORDER
+from backend.notifications import repository
 
 
 def alert_payload(session: Session, alert: Alert, event: str) -> dict[str, Any]:
@@ -43,13 +43,9 @@ def alert_payload(session: Session, alert: Alert, event: str) -> dict[str, Any]:
 
 def enqueue_checkpoint(session: Session, checkpoint: Checkpoint) -> list[Notification]:
     """A signed audit checkpoint to every witness webhook of its project."""
-    channels = session.scalars(
-        select(NotificationChannel).where(
-            NotificationChannel.project_id == checkpoint.project_id,
-            NotificationChannel.enabled.is_(True),
-            NotificationChannel.witness.is_(True),
-        )
-    ).all()
+    channels = repository.enabled_channels(
+        session, project_id=checkpoint.project_id, witness_only=True
+    )
     queued = [
         Notification(
             project_id=checkpoint.project_id,
@@ -70,12 +66,7 @@ def enqueue_checkpoint(session: Session, checkpoint: Checkpoint) -> list[Notific
 
 
 def enqueue(session: Session, alert: Alert, event: str) -> list[Notification]:
-    channels = session.scalars(
-        select(NotificationChannel).where(
-            NotificationChannel.project_id == alert.project_id,
-            NotificationChannel.enabled.is_(True),
-        )
-    ).all()
+    channels = repository.enabled_channels(session, project_id=alert.project_id)
     rank = SEVERITY_ORDER[alert.severity]
     payload = alert_payload(session, alert, event)
     queued = []

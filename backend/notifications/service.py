@@ -3,15 +3,14 @@ from __future__ import annotations
 import binascii
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.api.actor import Actor
 from backend.audit import service as audit_service
-from backend.auth.actor import Actor
 from backend.config import NotifySettings
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import NotificationChannel
-from backend.notifications import signing
+from backend.notifications import repository, signing
 from backend.notifications.outbound import BlockedDestination, check_url
 from backend.notifications.schemas import ChannelCreate
 
@@ -37,12 +36,7 @@ def create(
                     "a webhook secret is whsec_ followed by base64",
                     errors=[{"field": "secret", "message": "not whsec_<base64>"}],
                 ) from None
-    exists = session.scalars(
-        select(NotificationChannel).where(
-            NotificationChannel.project_id == actor.project_id,
-            NotificationChannel.name == spec.name,
-        )
-    ).one_or_none()
+    exists = repository.channel_by_name(session, project_id=actor.project_id, name=spec.name)
     if exists is not None:
         raise Conflict(f"a channel named '{spec.name}' exists")
     channel = NotificationChannel(
@@ -77,21 +71,12 @@ def create(
 
 
 def list_channels(session: Session, *, actor: Actor) -> Sequence[NotificationChannel]:
-    return session.scalars(
-        select(NotificationChannel)
-        .where(NotificationChannel.project_id == actor.project_id)
-        .order_by(NotificationChannel.id)
-    ).all()
+    return repository.channels(session, project_id=actor.project_id)
 
 
 def delete(session: Session, *, actor: Actor, channel_id: int) -> None:
     """Disables the channel (past deliveries keep referring to it)."""
-    channel = session.scalars(
-        select(NotificationChannel).where(
-            NotificationChannel.id == channel_id,
-            NotificationChannel.project_id == actor.project_id,
-        )
-    ).one_or_none()
+    channel = repository.get_channel(session, project_id=actor.project_id, channel_id=channel_id)
     if channel is None:
         raise NotFound(f"no channel {channel_id}")
     channel.enabled = False

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
-
 from backend.audit import service as audit_service
 from backend.audit.records import alert_sha256
 from backend.db import Database
 from backend.ingest import repository as ingest_repository
 from backend.ingest.service import reanchor
-from backend.models import Alert, Label, Prediction, Project
+from backend.models import Label, Prediction
+from backend.retention import repository
 
 logger = logging.getLogger(__name__)
 ACTOR = "verity:upgrade"
@@ -31,7 +30,7 @@ def anchor_legacy(database: Database, *, alerts: bool) -> dict[str, int]:
     every alert; counts of what was anchored."""
     counts = {"predictions": 0, "labels": 0, "alerts": 0}
     with database.transaction(read_only=True) as session:
-        projects = list(session.scalars(select(Project.id).order_by(Project.id)))
+        projects = repository.project_ids(session, None)
     for project_id in projects:
         for model, kind in ((Prediction, "predictions"), (Label, "labels")):
             counts[kind] += _anchor_rows(database, project_id, model, kind)
@@ -48,18 +47,11 @@ def _anchor_rows(
     total = 0
     while True:
         with database.transaction() as session:
-            ids = list(
-                session.scalars(
-                    select(model.id)
-                    .where(model.project_id == project_id, model.ingest_batch_id.is_(None))
-                    .order_by(model.id)
-                    .limit(BATCH_ROWS)
-                )
-            )
+            ids = repository.unanchored_ids(session, model, project_id=project_id, limit=BATCH_ROWS)
             if not ids:
                 return total
             batch_id = ingest_repository.new_batch(session, project_id=project_id, kind=kind)
-            session.execute(update(model).where(model.id.in_(ids)).values(ingest_batch_id=batch_id))
+            repository.set_ingest_batch(session, model, ids, batch_id)
             anchor = reanchor(session, model, project_id=project_id, batch_ids={batch_id})
             audit_service.append(
                 session,
@@ -74,7 +66,7 @@ def _anchor_rows(
 
 def _anchor_alerts(database: Database, project_id: int) -> int:
     with database.transaction() as session:
-        found = session.scalars(select(Alert).where(Alert.project_id == project_id)).all()
+        found = repository.alerts_of(session, project_id)
         if not found:
             return 0
         audit_service.append(

@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Select, and_, delete, exists, select
+from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from backend import clock, metrics
@@ -29,16 +29,12 @@ from backend.db import Database
 from backend.ingest.repository import by_event_ids
 from backend.ingest.service import reanchor
 from backend.models import (
-    AuditEvent,
-    AuditPayload,
     IdempotencyRecord,
     InferenceHalf,
     Label,
-    ModelVersion,
-    Monitor,
     Prediction,
-    Project,
 )
+from backend.retention import repository
 
 logger = logging.getLogger(__name__)
 ACTOR = "verity:retention"
@@ -73,7 +69,7 @@ def protected_windows(database: Database) -> dict[int, list[tuple[datetime, date
     window, and a fixed window it has not run yet."""
     ranges: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     with database.transaction(read_only=True) as session:
-        for monitor in session.scalars(select(Monitor)):
+        for monitor in repository.monitors(session):
             if monitor.reference_start is not None and monitor.reference_end is not None:
                 ranges[monitor.model_version_id].append(
                     (monitor.reference_start, monitor.reference_end)
@@ -87,26 +83,13 @@ def protected_windows(database: Database) -> dict[int, list[tuple[datetime, date
 def _drain(database: Database, key: InstrumentedAttribute[int], chosen: Select[tuple[int]]) -> int:
     """Deletes the rows whose ``key`` is ``chosen`` (a batch-sized ``LIMIT`` query), a
     batch per transaction, until none is left; the number deleted."""
-    statement = delete(key.class_).where(key.in_(chosen))
     total = 0
     while True:
         with database.transaction() as session:
-            result = cast(CursorResult[Any], session.execute(statement))
-            deleted = result.rowcount or 0
+            deleted = repository.delete_chosen(session, key, chosen)
         total += deleted
         if deleted == 0:
             return total
-
-
-def _old_predictions(
-    version_id: int, cutoff: datetime, keep: list[tuple[datetime, datetime]], limit: int
-) -> Select[tuple[int]]:
-    query = select(Prediction.id).where(
-        Prediction.model_version_id == version_id, Prediction.occurred_at < cutoff
-    )
-    for start, end in keep:
-        query = query.where(~and_(Prediction.occurred_at >= start, Prediction.occurred_at <= end))
-    return query.limit(limit)
 
 
 def _delete_predictions(
@@ -117,11 +100,7 @@ def _delete_predictions(
     batches that lost rows, so the chain still vouches for every row left."""
     while True:
         with database.transaction() as session:
-            batch = session.execute(
-                select(Prediction.id, Prediction.event_id, Prediction.ingest_batch_id).where(
-                    Prediction.id.in_(chosen)
-                )
-            ).all()
+            batch = repository.predictions_chosen(session, chosen)
             if not batch:
                 return
             labels = by_event_ids(
@@ -132,10 +111,8 @@ def _delete_predictions(
                 [event_id for _, event_id, _ in batch],
             )
             if labels:
-                session.execute(delete(Label).where(Label.id.in_([row[0] for row in labels])))
-            session.execute(
-                delete(Prediction).where(Prediction.id.in_([id_ for id_, _, _ in batch]))
-            )
+                repository.delete_labels(session, [row[0] for row in labels])
+            repository.delete_predictions(session, [id_ for id_, _, _ in batch])
             _audit_purge(
                 session,
                 project_id,
@@ -181,12 +158,10 @@ def _delete_orphaned_labels(
 ) -> None:
     while True:
         with database.transaction() as session:
-            rows = session.execute(
-                select(Label.id, Label.ingest_batch_id).where(Label.id.in_(chosen))
-            ).all()
+            rows = repository.labels_chosen(session, chosen)
             if not rows:
                 return
-            session.execute(delete(Label).where(Label.id.in_([id_ for id_, _ in rows])))
+            repository.delete_labels(session, [id_ for id_, _ in rows])
             _audit_purge(
                 session,
                 project_id,
@@ -205,35 +180,17 @@ def _purge_predictions(
 ) -> None:
     keep = protected_windows(database)
     with database.transaction(read_only=True) as session:
-        versions = session.execute(
-            select(ModelVersion.id, ModelVersion.project_id).where(
-                ModelVersion.project_id.in_(projects)
-            )
-        ).all()
+        versions = repository.versions_of(session, projects)
     batch = settings.batch_rows
     for version_id, project_id in versions:
-        chosen = _old_predictions(version_id, cutoff, keep.get(version_id, []), batch)
-        _delete_predictions(database, chosen, project_id, purge)
-        halves = (
-            select(InferenceHalf.id)
-            .where(InferenceHalf.model_version_id == version_id, InferenceHalf.received_at < cutoff)
-            .limit(batch)
+        chosen = repository.old_predictions_query(
+            version_id, cutoff, keep.get(version_id, []), batch
         )
+        _delete_predictions(database, chosen, project_id, purge)
+        halves = repository.old_halves_query(version_id, cutoff, batch)
         purge.add(project_id, "inference_half", _drain(database, InferenceHalf.id, halves))
     for project_id in projects:
-        # Labels that never met a prediction (one may come before its prediction).
-        orphaned = (
-            select(Label.id)
-            .where(
-                Label.project_id == project_id,
-                Label.received_at < cutoff,
-                ~exists().where(
-                    Prediction.project_id == Label.project_id,
-                    Prediction.event_id == Label.event_id,
-                ),
-            )
-            .limit(batch)
-        )
+        orphaned = repository.orphaned_labels_query(project_id, cutoff, batch)
         _delete_orphaned_labels(database, orphaned, project_id, purge)
 
 
@@ -248,27 +205,18 @@ def _purge_audit_payloads(
     batches, runs, alerts, purges). Each transaction audits the seqs it removed, so
     verification tells a payload removed by retention from one deleted by hand."""
     for project_id in projects:
-        old = (
-            select(AuditPayload.audit_event_id, AuditEvent.seq)
-            .join(AuditEvent, AuditEvent.id == AuditPayload.audit_event_id)
-            .where(
-                AuditEvent.project_id == project_id,
-                AuditEvent.occurred_at < cutoff,
-                AuditEvent.action.not_in(sorted(ANCHORING_ACTIONS)),
-            )
-            .order_by(AuditEvent.seq)
-            .limit(settings.batch_rows)
-        )
         while True:
             with database.transaction() as session:
-                rows = session.execute(old).all()
+                rows = repository.old_audit_payloads(
+                    session,
+                    project_id=project_id,
+                    cutoff=cutoff,
+                    keep_actions=ANCHORING_ACTIONS,
+                    limit=settings.batch_rows,
+                )
                 if not rows:
                     break
-                session.execute(
-                    delete(AuditPayload).where(
-                        AuditPayload.audit_event_id.in_([id_ for id_, _ in rows])
-                    )
-                )
+                repository.delete_audit_payloads(session, [id_ for id_, _ in rows])
                 _audit_purge(
                     session,
                     project_id,
@@ -300,10 +248,7 @@ def run_retention(
     now = now or clock.now()
     purge = Purge(now)
     with database.transaction(read_only=True) as session:
-        query = select(Project.id).order_by(Project.id)
-        if projects is not None:
-            query = query.where(Project.id.in_(projects))
-        chosen = list(session.scalars(query))
+        chosen = repository.project_ids(session, projects)
     cutoffs: dict[str, str] = {}
     if settings.prediction_days is not None:
         cutoff = now - timedelta(days=settings.prediction_days)
@@ -313,13 +258,8 @@ def run_retention(
         cutoff = now - timedelta(days=settings.audit_payload_days)
         cutoffs["audit_payloads_before"] = cutoff.isoformat()
         _purge_audit_payloads(database, settings, cutoff, chosen, purge)
-    replies = (
-        select(IdempotencyRecord.id)
-        .where(
-            IdempotencyRecord.project_id.in_(chosen),
-            IdempotencyRecord.created_at < now - timedelta(days=settings.idempotency_days),
-        )
-        .limit(settings.batch_rows)
+    replies = repository.old_idempotency_query(
+        chosen, now - timedelta(days=settings.idempotency_days), settings.batch_rows
     )
     purge.idempotency_records = _drain(database, IdempotencyRecord.id, replies)
     metrics.retention_deleted_rows.labels("idempotency_record").inc(purge.idempotency_records)

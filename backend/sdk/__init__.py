@@ -11,7 +11,8 @@ SQLAlchemy.
 """
 
 from backend.sdk.aio import AsyncVerityClient
-from backend.sdk.client import VerityClient, last_event_id
+from backend.sdk.client import VerityClient
+from backend.sdk.context import last_event_id
 from backend.sdk.pipeline import ClientStats
 from backend.sdk.transport import Backoff
 

@@ -9,7 +9,6 @@ must be dropped is counted in ``stats`` and reported through ``on_drop``.
 from __future__ import annotations
 
 import atexit
-import contextvars
 import itertools
 import json
 import logging
@@ -30,11 +29,6 @@ from backend.sdk.transport import ENDPOINTS, Backoff, Batch, judge, retry_after_
 
 logger = logging.getLogger("verity.sdk")
 F = TypeVar("F", bound=Callable[..., Any])
-
-# The event id of the latest prediction logged by a hook in this thread or task.
-last_event_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "verity_last_event_id", default=None
-)
 
 
 class _Ids:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from backend.sdk.client import last_event_id
+from backend.sdk.context import last_event_id
 
 if TYPE_CHECKING:
     from backend.sdk.client import VerityClient

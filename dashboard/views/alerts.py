@@ -51,7 +51,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         ]
     )
     paged(table, "alerts-table")
-    if found.get("next_after_id"):
+    if found.get("next_cursor"):
         st.caption("More than 500 alerts match: narrow the filters.")
     if not items:
         return

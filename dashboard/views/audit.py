@@ -63,7 +63,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
             ]
         )
         paged(table, "audit-events")
-        if found.get("next_before_seq"):
+        if found.get("next_cursor"):
             st.caption("Showing the newest 1,000 matches: narrow the search for older ones.")
     st.subheader("Lineage of a check run")
     run_id = st.number_input("Check run id", min_value=0, value=0, step=1, key="audit-run")

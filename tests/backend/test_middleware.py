@@ -4,7 +4,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from backend.config import IngestSettings
 from backend.main import create_app
 from tests.factories import counts, record, register_model

@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend import clock
-from backend.auth.roles import Role
-from backend.checks.scheduler import CheckScheduler
+from backend.api.roles import Role
 from backend.config import Settings
 from backend.db import Database
 from backend.monitors.specs import floor_time
-from tests.backend.checks.test_end_to_end import FEATURES, VERSION, frame
+from backend.scheduler import CheckScheduler
+from tests.backend.runs.test_end_to_end import FEATURES, VERSION, frame
 from tests.factories import Tenant, make_tenant, tiny_torchscript
 from tests.live import LiveApi
 

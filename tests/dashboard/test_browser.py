@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from benchmarks.common import free_port
 from dashboard.app import PAGES
 from tests.dashboard.conftest import Loaded

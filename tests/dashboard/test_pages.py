@@ -7,7 +7,7 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from tests.dashboard.conftest import Loaded
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from backend.config import Settings
 from backend.db import Database, get_database
 from backend.main import create_app

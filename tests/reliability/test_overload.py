@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from backend.config import Settings
 from backend.db import Database
 from tests.factories import Tenant, record, register_model

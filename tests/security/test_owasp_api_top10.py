@@ -37,7 +37,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from backend.config import NotifySettings, Settings
 from backend.db import Database
 from backend.main import ROUTERS, create_app

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
+from backend.api.roles import Role
 from backend.audit.chain import GENESIS_HASH, ChainLink, link_hash, sha256_hex, verify_chain
-from backend.auth.roles import Role
 from backend.cli import app as cli
 from backend.config import RetentionSettings, get_settings
 from backend.models import AuditEvent, AuditPayload
@@ -196,7 +196,7 @@ def test_a_payload_deleted_by_hand_fails_one_removed_by_retention_does_not(
 
 def test_every_mutation_is_audited_in_order(client, tenant, chain):
     events = client.get(
-        "/v1/audit", params={"limit": 1000}, headers=tenant.headers(Role.COMPLIANCE)
+        "/v1/audit", params={"limit": 1000, "order": "asc"}, headers=tenant.headers(Role.COMPLIANCE)
     ).json()["items"]
     actions = [e["action"] for e in events]
     assert actions[0] == "project.create"
@@ -204,11 +204,13 @@ def test_every_mutation_is_audited_in_order(client, tenant, chain):
     assert actions[5:] == ["model.create", "model_version.create", "predictions.ingest"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     page = client.get(
-        "/v1/audit", params={"limit": 3}, headers=tenant.headers(Role.COMPLIANCE)
+        "/v1/audit", params={"limit": 3, "order": "asc"}, headers=tenant.headers(Role.COMPLIANCE)
     ).json()
-    assert [e["seq"] for e in page["items"]] == [1, 2, 3] and page["next_after_seq"] == 3
+    assert [e["seq"] for e in page["items"]] == [1, 2, 3]
     nxt = client.get(
-        "/v1/audit", params={"after_seq": 3, "limit": 3}, headers=tenant.headers(Role.COMPLIANCE)
+        "/v1/audit",
+        params={"cursor": page["next_cursor"], "limit": 3},
+        headers=tenant.headers(Role.COMPLIANCE),
     ).json()
     assert [e["seq"] for e in nxt["items"]] == [4, 5, 6]
 

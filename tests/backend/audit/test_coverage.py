@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, update
 
+from backend.api.roles import Role
 from backend.audit import keys
 from backend.audit import service as audit_service
 from backend.audit.checkpoints import sign
@@ -22,7 +23,6 @@ from backend.audit.records import (
     canonical,
     merkle_root,
 )
-from backend.auth.roles import Role
 from backend.db import Database
 from backend.models import (
     Alert,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from backend import clock
-from backend.auth.roles import ROLE_PERMISSIONS, Permission, Role
+from backend.api.roles import ROLE_PERMISSIONS, Permission, Role
 from backend.main import create_app
 from backend.models import ApiKey
 from tests.factories import (
@@ -107,7 +107,7 @@ OIP_PAIR = {
 }
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
-# Any valid key, whatever its role (checked in tests/backend/checks/test_insights.py).
+# Any valid key, whatever its role (checked in tests/backend/runs/test_insights.py).
 ANY_KEY = {("GET", "/v1/whoami")}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from tests.factories import SCHEMA, counts, register_model, tiny_torchscript
 
 

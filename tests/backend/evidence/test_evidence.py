@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from backend.cli import app as cli
 from backend.evidence.pdf import SECTIONS
 from backend.evidence.verify import MANIFEST, SIGNATURE, canonical_zip

@@ -1,6 +1,6 @@
 from fastapi.testclient import TestClient
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from backend.main import create_app
 from tests.factories import record, register_model
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from backend.main import create_app
 from tests.factories import counts, record, register_model
 from tests.support.timeline import at, iso, window

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from backend.db import Database
 from backend.models import InferenceHalf, Prediction
 from tests.factories import register_model

@@ -10,12 +10,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from backend.auth.roles import Role
-from backend.checks.scheduler import CheckScheduler
+from backend.api.roles import Role
 from backend.clock import ManualClock
 from backend.config import Settings
 from backend.db import Database
 from backend.models import CheckRun
+from backend.scheduler import CheckScheduler
 from tests.factories import Tenant, record, register_model, tiny_torchscript
 from tests.support.timeline import at, iso, window
 

@@ -1,6 +1,6 @@
 import pytest
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from tests.factories import register_model
 from tests.support.timeline import at, iso, window
 

@@ -4,8 +4,8 @@ after which verification holds them like new ones."""
 
 from __future__ import annotations
 
+from backend.api.actor import cli_actor
 from backend.audit import service as audit_service
-from backend.auth.actor import cli_actor
 from backend.ingest import repository as ingest_repository
 from backend.ingest import service as ingest_service
 from backend.ingest.schemas import LabelBatch, PredictionBatch

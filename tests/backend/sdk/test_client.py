@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from backend.config import Settings
 from backend.db import Database
 from backend.models import Label, Prediction

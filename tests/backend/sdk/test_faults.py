@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from backend.config import Settings
 from backend.db import Database
 from backend.models import Prediction

@@ -3,9 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from backend.alerts.schemas import AlertRead
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class CheckRunSummary(BaseModel):
@@ -60,21 +58,8 @@ class BackfillOutcome(BaseModel):
 
 class CheckRunPage(BaseModel):
     items: list[CheckRunSummary]
-    next_before_id: int | None
-
-
-class MonitorStatus(BaseModel):
-    id: int
-    name: str
-    kind: str
-    version: str
-    enabled: bool
-    next_run_at: datetime | None
-    latest_run: CheckRunSummary | None
-    open_alerts: int
-
-
-class ModelStatus(BaseModel):
-    model: str
-    monitors: list[MonitorStatus]
-    open_alerts: list[AlertRead]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
+    next_before_id: int | None = Field(
+        description="Deprecated: the old paging parameter's value; use next_cursor.",
+        json_schema_extra={"deprecated": True},
+    )

@@ -8,11 +8,11 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from backend.checks.scheduler import CheckScheduler
 from backend.clock import ManualClock
 from backend.config import Settings
 from backend.db import Database
 from backend.models import CheckRun, Monitor
+from backend.scheduler import CheckScheduler
 from tests.factories import Tenant, record, register_model
 from tests.support.timeline import at, iso
 

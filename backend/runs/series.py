@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import select
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from backend.models import CheckRun
+from backend.api.paging import next_cursor
+from backend.runs import repository
 
 
 class SeriesPoint(BaseModel):
@@ -26,7 +26,11 @@ class Series(BaseModel):
     monitor_id: int
     kind: str
     points: list[SeriesPoint]
-    next_before_id: int | None
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
+    next_before_id: int | None = Field(
+        description="Deprecated: the old paging parameter's value; use next_cursor.",
+        json_schema_extra={"deprecated": True},
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -75,10 +79,9 @@ def series(
 ) -> Series:
     """The newest ``limit`` runs before ``before_id``, returned in window order (a
     backfill creates runs for earlier windows after later ones)."""
-    query = select(CheckRun).where(CheckRun.monitor_id == monitor_id)
-    if before_id is not None:
-        query = query.where(CheckRun.id < before_id)
-    runs = session.scalars(query.order_by(CheckRun.id.desc()).limit(limit + 1)).all()
+    runs = repository.runs_before(
+        session, monitor_id=monitor_id, before_id=before_id, limit=limit + 1
+    )
     page = list(runs[:limit])
     return Series(
         monitor_id=monitor_id,
@@ -94,5 +97,6 @@ def series(
             )
             for r in sorted(page, key=lambda r: (r.window_end, r.id))
         ],
+        next_cursor=next_cursor("series", [r.id for r in page], len(runs) > limit),
         next_before_id=page[-1].id if len(runs) > limit else None,
     )

@@ -1,7 +1,7 @@
 """Windows of logged traffic, and reference data, loaded from SQL for detectors.
 
-Only the columns a detector needs are read, as whole columns (``window_sql``), and
-JSON values are decoded once per distinct value.
+Only the columns a detector needs are read, as whole columns (``postgresql``,
+``sqlite``), and JSON values are decoded once per distinct value.
 """
 
 from __future__ import annotations
@@ -18,11 +18,20 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from backend.catalog.storage import ArtifactStore
-from backend.checks import window_sql
 from backend.models import ModelVersion, ReferenceDataset
+from backend.runs import repository
+from backend.runs.windows.postgresql import fetch_postgresql
+from backend.runs.windows.query import RawColumns, WindowQuery, dialect
+from backend.runs.windows.sqlite import fetch_sqlite
 from detectors.base import ColumnKind, ColumnSpec, Window
 
 EVENT_ID = "event_id"
+
+
+def fetch(session: Session, query: WindowQuery) -> RawColumns:
+    if dialect(session) == "postgresql":
+        return fetch_postgresql(session, query)
+    return fetch_sqlite(session, query)
 
 
 @dataclass(frozen=True)
@@ -120,11 +129,11 @@ def load_window(
     floats = tuple(
         name
         for name in needs.floats
-        if name != "score" or window_sql.has_scores(session, version, start, end)
+        if name != "score" or repository.has_scores(session, version, start, end)
     )
-    raw = window_sql.fetch(
+    raw = fetch(
         session,
-        window_sql.WindowQuery(
+        WindowQuery(
             version=version,
             specs=specs,
             start=start,

@@ -4,17 +4,16 @@ overview charts, cheap at millions of predictions."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from backend.auth.actor import Actor
+from backend.api.actor import Actor
 from backend.catalog import service as catalog_service
-from backend.models import Label, ModelVersion, Prediction
+from backend.ingest import repository
 
-Bucket = Literal["hour", "day"]
+Bucket = repository.Bucket
 
 
 class VolumePoint(BaseModel):
@@ -29,13 +28,6 @@ class Volume(BaseModel):
     model: str
     bucket: Bucket
     points: list[VolumePoint]
-
-
-def _bucket(session: Session, bucket: Bucket) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date_trunc(bucket, Prediction.occurred_at)
-    # SQLite stores UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
-    return func.substr(Prediction.occurred_at, 1, 13 if bucket == "hour" else 10)
 
 
 def _start(value: Any, bucket: Bucket) -> datetime:
@@ -55,28 +47,7 @@ def volume(
     bucket: Bucket,
 ) -> Volume:
     model = catalog_service.get_model(session, actor=actor, name=model_name)
-    slot = _bucket(session, bucket).label("slot")
-    rows = session.execute(
-        select(
-            ModelVersion.version,
-            slot,
-            func.count(Prediction.id),
-            func.count(Label.id),
-            func.avg(Prediction.latency_ms),
-        )
-        .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
-        .outerjoin(
-            Label,
-            and_(Label.project_id == Prediction.project_id, Label.event_id == Prediction.event_id),
-        )
-        .where(
-            ModelVersion.model_id == model.id,
-            Prediction.occurred_at >= start,
-            Prediction.occurred_at < end,
-        )
-        .group_by(ModelVersion.version, slot)
-        .order_by(slot, ModelVersion.version)
-    ).all()
+    rows = repository.volume_rows(session, model_id=model.id, start=start, end=end, bucket=bucket)
     return Volume(
         model=model_name,
         bucket=bucket,

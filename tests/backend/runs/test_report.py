@@ -6,7 +6,7 @@ import hashlib
 
 from fastapi.testclient import TestClient
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from tests.factories import Tenant, record, register_model
 from tests.support.timeline import at, window
 

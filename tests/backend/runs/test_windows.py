@@ -14,9 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from backend.checks import window_sql
-from backend.checks.windows import EVENT_ID, NEEDS, category_text, load_window
 from backend.models import Label, ModelVersion, Prediction
+from backend.runs.windows import postgresql as pg_reader
+from backend.runs.windows import sqlite as sqlite_reader
+from backend.runs.windows.load import EVENT_ID, NEEDS, category_text, load_window
 from detectors.base import ColumnKind
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -133,7 +134,7 @@ def oracle(
 @pytest.mark.parametrize(
     ("classes", "chunk_rows"),
     [
-        ([0, 1], window_sql.SQLITE_CHUNK_ROWS),
+        ([0, 1], sqlite_reader.SQLITE_CHUNK_ROWS),
         (["approve", 'deny, "later"'], 37),
         (REGRESSION, 50),
     ],
@@ -142,8 +143,8 @@ def oracle(
 def test_window_matches_a_row_by_row_oracle(
     client, tenant, database, monkeypatch, classes, chunk_rows
 ):
-    monkeypatch.setattr(window_sql, "SQLITE_CHUNK_ROWS", chunk_rows)
-    monkeypatch.setattr(window_sql, "PG_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(sqlite_reader, "SQLITE_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(pg_reader, "PG_CHUNK_ROWS", chunk_rows)
     headers = tenant.headers()
     model = f"win{len(str(classes))}"
     assert (

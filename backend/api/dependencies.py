@@ -1,3 +1,10 @@
+"""The auth dependency every router uses, and the role aliases.
+
+The key itself is checked by the auth domain: ``create_app`` puts its authenticator on
+``app.state.authenticate`` (the same one the auth gate calls before a body is read), so
+this shared layer imports no domain.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,32 +13,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from backend.auth import service
-from backend.auth.actor import Actor
-from backend.auth.roles import Permission
-from backend.config import Settings
-from backend.db import Database, ReadSession
+from backend.api.actor import Actor
+from backend.api.roles import Permission
 from backend.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer vt_<prefix>_<secret>")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def key_authenticator(database: Database, settings: Settings) -> Callable[[str], Actor]:
-    """What the API's auth gate calls with a raw key, before any body is read."""
-
-    def authenticate(raw_token: str) -> Actor:
-        with database.transaction(read_only=True) as session:
-            return service.authenticate(
-                session, raw_token=raw_token, server_secret=settings.secret_key
-            )
-
-    return authenticate
-
-
 def _current_actor(
     request: Request,
-    session: ReadSession,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Actor:
@@ -42,9 +33,8 @@ def _current_actor(
     raw = bearer.credentials if bearer is not None else header_key
     if not raw:
         raise Unauthorized("send an API key as 'Authorization: Bearer vt_…' or 'X-API-Key'")
-    actor = service.authenticate(
-        session, raw_token=raw, server_secret=request.app.state.settings.secret_key
-    )
+    authenticate: Callable[[str], Actor] = request.app.state.authenticate
+    actor = authenticate(raw)
     request.state.actor = actor
     return actor
 

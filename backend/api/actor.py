@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.auth.roles import ROLE_PERMISSIONS, Permission, Role
+from backend.api.roles import ROLE_PERMISSIONS, Permission, Role
 
 
 @dataclass(frozen=True)

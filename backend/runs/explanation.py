@@ -11,16 +11,17 @@ from typing import Any
 
 import torch
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.auth.actor import Actor
+from backend.api.actor import Actor
+from backend.catalog import repository as catalog_repository
 from backend.catalog.storage import ArtifactStore
-from backend.checks.runner import explain_device
-from backend.checks.windows import NEEDS, load_dataset, load_window
 from backend.config import Settings
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.models import Model, ModelVersion, Prediction, ReferenceDataset
+from backend.models import Model, ModelVersion, ReferenceDataset
+from backend.runs import repository
+from backend.runs.execute import explain_device
+from backend.runs.windows.load import NEEDS, load_dataset, load_window
 from detectors.explain.detector import MAX_EXACT_FEATURES, ExplainDetector
 from detectors.registry import build
 
@@ -45,11 +46,7 @@ def _pick_reference(
 ) -> ReferenceDataset:
     """The reference named (by name or content hash prefix), or the version's only one:
     with several and none named, the caller must choose, never "the latest"."""
-    datasets = session.scalars(
-        select(ReferenceDataset)
-        .where(ReferenceDataset.model_version_id == version.id)
-        .order_by(ReferenceDataset.id)
-    ).all()
+    datasets = catalog_repository.list_references(session, model_version_id=version.id)
     if not datasets:
         raise Conflict(
             f"{model.name} {version.version} has no reference dataset to draw a background from"
@@ -82,12 +79,9 @@ def explain_prediction(
     event_id: str,
     reference_name: str | None = None,
 ) -> PredictionExplanation:
-    row = session.execute(
-        select(Prediction, ModelVersion, Model)
-        .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
-        .join(Model, Model.id == ModelVersion.model_id)
-        .where(Prediction.project_id == actor.project_id, Prediction.event_id == event_id)
-    ).one_or_none()
+    row = repository.prediction_with_version(
+        session, project_id=actor.project_id, event_id=event_id
+    )
     if row is None:
         raise NotFound(f"no prediction with event_id '{event_id}' in this project")
     prediction, version, model = row

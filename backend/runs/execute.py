@@ -11,24 +11,27 @@ import io
 import logging
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import torch
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import clock, metrics, tracing
-from backend.alerts import service as alerts_service
 from backend.audit import service as audit_service
 from backend.catalog.storage import ArtifactStore
-from backend.checks import causes as causes_module
-from backend.checks import window_sql
-from backend.checks.lineage import library_versions, record_sha256
-from backend.checks.report import build_report
-from backend.checks.windows import (
+from backend.config import Settings
+from backend.db import Database
+from backend.models import CheckRun, ModelVersion, Monitor, ReferenceDataset
+from backend.monitors import service as monitors_service
+from backend.monitors.specs import next_run
+from backend.runs import repository
+from backend.runs.lineage import library_versions, record_sha256
+from backend.runs.report import build_report
+from backend.runs.windows.load import (
     NEEDS,
     LoadedReference,
     LoadedWindow,
@@ -36,11 +39,6 @@ from backend.checks.windows import (
     load_dataset,
     load_window,
 )
-from backend.config import Settings
-from backend.db import Database
-from backend.models import CheckRun, ModelVersion, Monitor, ReferenceDataset
-from backend.monitors import service as monitors_service
-from backend.monitors.specs import next_run
 from detectors.base import Result
 from detectors.explain.detector import ExplainDetector
 from detectors.registry import build
@@ -79,7 +77,7 @@ def first_week(
 ) -> tuple[datetime, datetime] | str:
     """The version's first seven whole days of traffic (from midnight UTC of its first
     prediction's day), or why they are not complete yet."""
-    first = window_sql.first_prediction_at(session, version.id)
+    first = repository.first_prediction_at(session, version.id)
     if first is None:
         return "the version has no traffic yet: its first week is the cost baseline"
     start = first.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -178,18 +176,13 @@ def _known_reference_importance(
     computed from the same reference rows, artifact, detector version and params."""
     if reference_sha256 is None:
         return None
-    previous = session.scalars(
-        select(CheckRun)
-        .where(
-            CheckRun.monitor_id == monitor.id,
-            CheckRun.status.in_(("ok", "warning", "alert")),
-            CheckRun.reference_sha256 == reference_sha256,
-            CheckRun.artifact_sha256 == version.artifact_sha256,
-            CheckRun.detector_version == ExplainDetector.version,
-        )
-        .order_by(CheckRun.id.desc())
-        .limit(1)
-    ).one_or_none()
+    previous = repository.latest_completed_run(
+        session,
+        monitor_id=monitor.id,
+        reference_sha256=reference_sha256,
+        artifact_sha256=version.artifact_sha256,
+        detector_version=ExplainDetector.version,
+    )
     if previous is None or previous.params != monitor.params or not previous.result:
         return None
     importance = previous.result.get("reference_importance")
@@ -304,14 +297,10 @@ def _store(
     if plan.pin_reference is not None and monitor.reference_kind == "first_week":
         monitors_service.pin_first_week(session, monitor, *plan.pin_reference)
     run.record_sha256 = record_sha256(run)
-    if outcome.status == "error":
-        found = [causes_module.Cause(causes_module.ERROR_CAUSE, f"Check failed: {outcome.error}")]
-    elif outcome.result is not None and outcome.status != "insufficient_data":
-        found = causes_module.causes(monitor.kind, outcome.result, monitor.params, monitor.alert_on)
-    else:
-        found = []
-    clears = outcome.status not in ("error", "insufficient_data")
-    changes = alerts_service.apply_run(session, monitor, run, found, clears=clears)
+    alerts = _alert_hooks()
+    changes = alerts.apply_outcome(
+        session, monitor, run, status=outcome.status, result=outcome.result, error=outcome.error
+    )
     touched = sorted({alert_id for ids in changes.values() for alert_id in ids})
     audit_service.append(
         session,
@@ -328,7 +317,7 @@ def _store(
             "window_sha256": run.window_sha256,
             "reference_sha256": run.reference_sha256,
             "alerts": changes,
-            "alert_records": alerts_service.digests(session, touched) if touched else {},
+            "alert_records": alerts.digests(session, touched) if touched else {},
         },
     )
     return run, changes
@@ -343,10 +332,45 @@ def _count(run: CheckRun, changes: dict[str, list[int]], severity: str, started:
             metrics.alert_transitions.labels(event, severity).inc(len(changes[event]))
 
 
+class AlertHooks(Protocol):
+    """What the alerts domain, which sits above runs, registers at start-up
+    (``backend.hooks.install``): a stored run opens, refreshes or resolves its alerts in
+    the run's own transaction, and the run's audit event carries their digests."""
+
+    def apply_outcome(
+        self,
+        session: Session,
+        monitor: Monitor,
+        run: CheckRun,
+        *,
+        status: str,
+        result: dict[str, Any] | None,
+        error: str | None,
+    ) -> dict[str, list[int]]: ...
+
+    def digests(self, session: Session, alert_ids: Sequence[int]) -> dict[str, str]: ...
+
+
+_registered_alerts: AlertHooks | None = None
+
+
+def register_alerts(hooks: AlertHooks) -> None:
+    global _registered_alerts
+    _registered_alerts = hooks
+
+
+def _alert_hooks() -> AlertHooks:
+    # Never store a run without its alerts: a missing hook fails the run's transaction.
+    if _registered_alerts is None:
+        raise RuntimeError(
+            "no alerts hook is registered with the runs domain; "
+            "call backend.hooks.install() at start-up"
+        )
+    return _registered_alerts
+
+
 def existing_run(session: Session, monitor_id: int, window_end: datetime) -> CheckRun | None:
-    return session.scalars(
-        select(CheckRun).where(CheckRun.monitor_id == monitor_id, CheckRun.window_end == window_end)
-    ).one_or_none()
+    return repository.run_for_window(session, monitor_id, window_end)
 
 
 def execute(

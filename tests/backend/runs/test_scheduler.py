@@ -7,8 +7,8 @@ import sys
 
 from sqlalchemy import func, select, update
 
-from backend.checks.scheduler import CheckScheduler
 from backend.models import CheckRun, Monitor
+from backend.scheduler import CheckScheduler
 from tests.factories import record, register_model
 
 MONITORS = 12

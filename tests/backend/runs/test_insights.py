@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from backend.auth.roles import Role
+from backend.api.roles import Role
 from tests.factories import Tenant, record, register_model, tiny_torchscript
 from tests.support.timeline import at, iso, window
 

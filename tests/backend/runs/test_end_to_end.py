@@ -19,13 +19,13 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from backend import clock
-from backend.checks.scheduler import CheckScheduler
 from backend.cli import app as cli
 from backend.config import NotifySettings, get_settings
 from backend.main import create_app
 from backend.models import CheckRun
 from backend.monitors.specs import floor_time
 from backend.notifications import signing
+from backend.scheduler import CheckScheduler
 from tests.factories import tiny_torchscript
 
 FEATURES = ["x1", "x2", "x3", "x4"]

@@ -1,0 +1,133 @@
+"""Every SQL statement of the runs domain, but the window reads (``windows/``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from backend.models import CheckRun, Model, ModelVersion, Monitor, Prediction
+
+
+def first_prediction_at(session: Session, version_id: int) -> datetime | None:
+    found: datetime | None = session.scalar(
+        select(func.min(Prediction.occurred_at)).where(Prediction.model_version_id == version_id)
+    )
+    if found is not None and found.tzinfo is None:
+        found = found.replace(tzinfo=UTC)
+    return found
+
+
+def has_scores(session: Session, version: ModelVersion, start: datetime, end: datetime) -> bool:
+    """Whether any prediction of the window logged a score (one index range scan)."""
+    found = session.execute(
+        select(Prediction.id)
+        .where(
+            Prediction.model_version_id == version.id,
+            Prediction.occurred_at >= start,
+            Prediction.occurred_at < end,
+            Prediction.score.is_not(None),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def run_for_window(session: Session, monitor_id: int, window_end: datetime) -> CheckRun | None:
+    return session.scalars(
+        select(CheckRun).where(CheckRun.monitor_id == monitor_id, CheckRun.window_end == window_end)
+    ).one_or_none()
+
+
+def latest_completed_run(
+    session: Session,
+    *,
+    monitor_id: int,
+    reference_sha256: str,
+    artifact_sha256: str | None,
+    detector_version: str,
+) -> CheckRun | None:
+    """The monitor's newest ok/warning/alert run over the same reference rows, artifact
+    and detector version."""
+    return session.scalars(
+        select(CheckRun)
+        .where(
+            CheckRun.monitor_id == monitor_id,
+            CheckRun.status.in_(("ok", "warning", "alert")),
+            CheckRun.reference_sha256 == reference_sha256,
+            CheckRun.artifact_sha256 == artifact_sha256,
+            CheckRun.detector_version == detector_version,
+        )
+        .order_by(CheckRun.id.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def runs_before(
+    session: Session, *, monitor_id: int, before_id: int | None, limit: int
+) -> Sequence[CheckRun]:
+    """Up to ``limit`` runs of the monitor with ids below ``before_id``, newest first."""
+    query = select(CheckRun).where(CheckRun.monitor_id == monitor_id)
+    if before_id is not None:
+        query = query.where(CheckRun.id < before_id)
+    return session.scalars(query.order_by(CheckRun.id.desc()).limit(limit)).all()
+
+
+def get_run(session: Session, *, project_id: int, run_id: int) -> CheckRun | None:
+    return session.scalars(
+        select(CheckRun).where(CheckRun.id == run_id, CheckRun.project_id == project_id)
+    ).one_or_none()
+
+
+def latest_runs(session: Session, monitor_ids: Sequence[int]) -> dict[int, CheckRun]:
+    """The newest run of each monitor, by monitor id."""
+    latest_ids = (
+        select(func.max(CheckRun.id))
+        .where(CheckRun.monitor_id.in_(monitor_ids))
+        .group_by(CheckRun.monitor_id)
+    )
+    runs = session.scalars(select(CheckRun).where(CheckRun.id.in_(latest_ids)))
+    return {run.monitor_id: run for run in runs}
+
+
+def prediction_with_version(
+    session: Session, *, project_id: int, event_id: str
+) -> tuple[Prediction, ModelVersion, Model] | None:
+    row = session.execute(
+        select(Prediction, ModelVersion, Model)
+        .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
+        .join(Model, Model.id == ModelVersion.model_id)
+        .where(Prediction.project_id == project_id, Prediction.event_id == event_id)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def due_monitors(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    kinds: Sequence[str] | None,
+    skip_locked: bool,
+) -> Sequence[Monitor]:
+    """Enabled monitors due by ``now`` whose lease (if any) has expired, soonest first;
+    with ``skip_locked`` (PostgreSQL), rows another scheduler is claiming are passed
+    over."""
+    query = (
+        select(Monitor)
+        .where(
+            Monitor.enabled.is_(True),
+            Monitor.next_run_at.is_not(None),
+            Monitor.next_run_at <= now,
+            or_(Monitor.lease_expires_at.is_(None), Monitor.lease_expires_at < now),
+        )
+        .order_by(Monitor.next_run_at, Monitor.id)
+        .limit(limit)
+    )
+    if kinds is not None:
+        query = query.where(Monitor.kind.in_(kinds))
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return session.scalars(query).all()

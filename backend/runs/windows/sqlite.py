@@ -1,0 +1,183 @@
+"""SQLite (3.40: no JSON parse cache, no COPY): each chunk of ids is read as one
+``group_concat`` string per column. A multi-path ``json_extract`` parses a row's JSON
+once; the JSON-array text of its numeric features, brackets trimmed, is a CSV line
+holding each number exactly as it was logged, and Arrow parses those lines. REAL
+columns, which SQLite cannot print exactly, come row by row in a narrow query."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import ColumnElement, String, case, func, literal, select, type_coerce
+from sqlalchemy.orm import Session
+
+from backend.models import Label, Prediction
+from backend.runs.windows.decode import decode_json, decode_rows, floats, read_csv
+from backend.runs.windows.query import (
+    RawColumns,
+    WindowQuery,
+    empty,
+    id_chunks,
+    json_text,
+    label_join,
+)
+
+# Keeps each group_concat string far below SQLite's 1 GB limit on a value.
+SQLITE_CHUNK_ROWS = 200_000
+
+
+def _sqlite_path(name: str) -> str | None:
+    # SQLite's quoted path label ends at the next double quote; it has no escape.
+    return None if '"' in name else f'$."{name}"'
+
+
+def _json_array(paths: list[str]) -> ColumnElement[str]:
+    # One path would return the bare value, not a JSON array: ask for it twice.
+    paths = paths * 2 if len(paths) == 1 else paths
+    return type_coerce(func.json_extract(json_text(Prediction.features), *paths), String)
+
+
+def _lines(value: str | None) -> list[str]:
+    return value.split("\n") if value else []
+
+
+def fetch_sqlite(session: Session, query: WindowQuery) -> RawColumns:
+    """The window in chunks of consecutive ids, each chunk read as a handful of
+    ``group_concat`` strings (one per column) and, for the REAL columns SQLite cannot
+    print exactly, one narrow row-wise query."""
+    chunks = [
+        _sqlite_chunk(session, query, bounded, ids)
+        for ids, bounded in id_chunks(session, query, SQLITE_CHUNK_ROWS)
+    ] or [empty(query)]
+    return RawColumns(
+        event_ids=np.concatenate([c.event_ids for c in chunks]),
+        numeric={n: np.concatenate([c.numeric[n] for c in chunks]) for n in chunks[0].numeric},
+        values={n: np.concatenate([c.values[n] for c in chunks]) for n in chunks[0].values},
+        floats={n: np.concatenate([c.floats[n] for c in chunks]) for n in chunks[0].floats},
+    )
+
+
+def _sqlite_chunk(
+    session: Session, query: WindowQuery, bounded: list[ColumnElement[bool]], ids: np.ndarray
+) -> RawColumns:
+    numeric = query.numeric
+    categorical = query.categorical
+    unaddressable = [n for n in numeric + categorical if _sqlite_path(n) is None]
+    numeric_paths = [n for n in numeric if n not in unaddressable]
+    category_paths = [n for n in categorical if n not in unaddressable]
+    newline = literal("\n")
+    columns: list[ColumnElement[Any]] = [
+        func.group_concat(Prediction.id),
+        func.group_concat(Prediction.event_id, newline),
+    ]
+    if numeric_paths:
+        # The array's text, brackets trimmed, is a CSV line of the numbers as logged.
+        array = _json_array([_sqlite_path(n) or "" for n in numeric_paths])
+        columns.append(func.group_concat(func.rtrim(func.ltrim(array, "["), "]"), newline))
+    if category_paths:
+        columns.append(
+            func.group_concat(_json_array([_sqlite_path(n) or "" for n in category_paths]), newline)
+        )
+    if unaddressable:
+        columns.append(func.group_concat(json_text(Prediction.features), newline))
+    outputs = {"prediction": Prediction.prediction} if query.outputs else {}
+    if query.labels:
+        outputs["label"] = Label.label
+    for value in outputs.values():
+        columns.append(func.group_concat(_exactjson_text(value), newline))
+    statement = select(*[type_coerce(c, String) for c in columns]).where(*bounded)
+    if query.labels:
+        statement = statement.outerjoin(Label, label_join())
+    texts = list(session.execute(statement).one())
+    # group_concat's order is the scan's: every column shares it, the ids give it.
+    order = np.argsort(np.array(texts.pop(0).split(","), dtype=np.int64), kind="stable")
+    event_ids = np.array(_lines(texts.pop(0)), dtype=object)[order]
+    raw = RawColumns(event_ids=event_ids, numeric={}, values={}, floats={})
+    if numeric_paths:
+        names = [f"n{i}" for i in range(max(len(numeric_paths), 2))]
+        table = read_csv(
+            texts.pop(0).encode(),
+            names,
+            dict.fromkeys(names, pa.float64()),
+            null_values=["null"],
+        )
+        for i, name in enumerate(numeric_paths):
+            raw.numeric[name] = floats(table.column(f"n{i}"))[order]
+    if category_paths:
+        arrays = decode_rows(_lines(texts.pop(0)), len(category_paths))
+        for name, values in zip(category_paths, arrays, strict=False):
+            raw.values[name] = values[order]
+    if unaddressable:
+        decoded = [json.loads(line) for line in _lines(texts.pop(0))]
+        for name in unaddressable:
+            values = np.array([row.get(name) for row in decoded] + [None], dtype=object)[:-1]
+            if name in numeric:
+                raw.numeric[name] = np.array(
+                    [np.nan if v is None else v for v in values[order]], dtype=np.float64
+                )
+            else:
+                raw.values[name] = values[order]
+    row_by_row = []
+    for name in outputs:
+        lines = np.array(_lines(texts.pop(0)), dtype=object)
+        if (lines == REAL_MARK).any():
+            row_by_row.append(name)
+        else:
+            lines[lines == ""] = None
+            raw.values[name] = decode_json(lines)[order]
+    _sqlite_row_by_row(session, query, bounded, ids, raw, row_by_row)
+    return raw
+
+
+# group_concat would print a REAL inexactly: such values are marked and read row by row.
+REAL_MARK = "~"
+
+
+def _exactjson_text(value: Any) -> ColumnElement[str]:
+    """A JSON column's text for group_concat: '' for NULL, REAL_MARK for a REAL
+    (SQLite's numeric affinity turned the number's text into one)."""
+    return func.coalesce(
+        case((func.typeof(value) == "real", literal(REAL_MARK)), else_=json_text(value)), ""
+    )
+
+
+def _sqlite_row_by_row(
+    session: Session,
+    query: WindowQuery,
+    bounded: list[ColumnElement[bool]],
+    ids: np.ndarray,
+    raw: RawColumns,
+    json_columns: list[str],
+) -> None:
+    """REAL columns row by row: SQLite prints a REAL as text (printf, quote,
+    group_concat) that does not always read back as the same double."""
+    columns: dict[str, Any] = {"id": Prediction.id}
+    for name in query.floats:
+        columns[name] = getattr(Prediction, name)
+    for name in json_columns:
+        columns[name] = json_text(Prediction.prediction if name == "prediction" else Label.label)
+    if len(columns) == 1:
+        return
+    statement = select(*columns.values()).where(*bounded)
+    if "label" in json_columns:
+        statement = statement.outerjoin(Label, label_join())
+    result = session.connection().execute(statement)
+    # The driver's rows as they are, converted by numpy in C: SQLAlchemy's per-row
+    # processing would cost more than the query.
+    rows = result.cursor.fetchall()
+    result.close()
+    table = np.array(rows, dtype=object if json_columns else np.float64).reshape(
+        len(rows), len(columns)
+    )
+    row_ids = table[:, 0].astype(np.int64)
+    order = np.argsort(row_ids, kind="stable")
+    if not np.array_equal(row_ids[order], ids):
+        raise RuntimeError("the window's rows changed while it was read")
+    for at, name in enumerate(columns):
+        if name in json_columns:
+            raw.values[name] = decode_json(table[order, at])
+        elif name != "id":
+            raw.floats[name] = table[order, at].astype(np.float64)
