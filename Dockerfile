@@ -8,6 +8,8 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/verity
 WORKDIR /src
 RUN /opt/verity/bin/pip install "torch==2.13.0" --index-url "$TORCH_INDEX"
+COPY sdk sdk
+RUN /opt/verity/bin/pip install ./sdk
 COPY pyproject.toml README.md ./
 COPY backend backend
 COPY detectors detectors

@@ -73,6 +73,9 @@ class ApiSettings(BaseModel):
     # the request gets 408 and its slot is freed.
     body_timeout_seconds: float = Field(default=20.0, gt=0)
     body_min_rate: int = Field(default=16_384, ge=1)
+    # The oldest verity-sdk whose requests this API reads; older ones get 426. 0.1
+    # (backend.sdk) sent no version: it is read like any other client.
+    min_sdk_version: str = Field(default="0.2.0", pattern=r"^\d+\.\d+\.\d+$")
 
 
 class CheckSettings(BaseModel):

@@ -31,6 +31,8 @@ from backend.middleware import (
     InFlight,
     LoadShedMiddleware,
     MetricsMiddleware,
+    SdkVersionMiddleware,
+    parse_version,
 )
 from backend.monitors.endpoints import router as monitors_router
 from backend.notifications.endpoints import router as channels_router
@@ -88,13 +90,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    # Added innermost first: RequestId → Metrics → AuthGate → LoadShed → BodyLimit.
+    # Added innermost first: RequestId → Metrics → AuthGate → LoadShed → SdkVersion →
+    # BodyLimit.
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.ingest.max_body_bytes,
         max_upload_bytes=settings.ingest.max_upload_bytes,
         timeout_seconds=settings.api.body_timeout_seconds,
         min_rate=settings.api.body_min_rate,
+    )
+    app.add_middleware(
+        SdkVersionMiddleware,
+        minimum=parse_version(settings.api.min_sdk_version),
     )
     # Sheds before a body is read or a thread is taken, and counts only callers
     # with a valid key.

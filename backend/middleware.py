@@ -129,6 +129,54 @@ class AuthGateMiddleware:
         await self.app(scope, receive, send)
 
 
+# --- SDK versions --------------------------------------------------------------------
+
+SDK_AGENT = re.compile(rb"(?:^|\s)verity-sdk/(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def sdk_version(headers: list[tuple[bytes, bytes]]) -> tuple[int, int, int] | None:
+    """The verity-sdk version a request's User-Agent names; None for other clients."""
+    for name, value in headers:
+        if name == b"user-agent":
+            found = SDK_AGENT.search(value)
+            if found:
+                return int(found[1]), int(found[2]), int(found[3] or 0)
+    return None
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    major, minor, patch = (int(part) for part in text.split("."))
+    return major, minor, patch
+
+
+class SdkVersionMiddleware:
+    """An SDK older than the oldest this API reads gets 426 and a problem naming the
+    version to install, before its body is read: it keeps its records (spooled, or
+    dropped and reported) instead of having them misread. Other clients pass."""
+
+    def __init__(self, app: ASGIApp, *, minimum: tuple[int, int, int]) -> None:
+        self.app = app
+        self.minimum = minimum
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            version = sdk_version(scope["headers"])
+            if version is not None and version < self.minimum:
+                need = ".".join(map(str, self.minimum))
+                have = ".".join(map(str, version))
+                await send_problem(
+                    send,
+                    426,
+                    "sdk-unsupported",
+                    "SDK version not supported",
+                    f"this control plane reads verity-sdk {need} or later; this is {have}: "
+                    f"pip install 'verity-sdk>={need}'. Nothing from this request was stored.",
+                    headers=[(b"upgrade", f"verity-sdk/{need}".encode())],
+                )
+                return
+        await self.app(scope, receive, send)
+
+
 # --- load shedding -------------------------------------------------------------------
 
 

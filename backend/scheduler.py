@@ -1,5 +1,5 @@
 """``verity scheduler``: one APScheduler process that only lists jobs; each domain's
-``jobs.py`` owns its work (``runs.tick``, ``notifications.deliver``,
+``jobs.py`` owns its work (``runs.tick``, ``runs.backfill``, ``notifications.deliver``,
 ``notifications.checkpoint``, ``retention.purge``)."""
 
 from __future__ import annotations
@@ -48,11 +48,19 @@ class CheckScheduler:
             self.database, self.settings, owner=self.owner, stopping=self.stopping
         )
 
+    def backfill(self) -> int:
+        return runs_jobs.backfill(
+            self.database, self.settings, owner=self.owner, stopping=self.stopping
+        )
+
     def notify(self) -> dict[str, int]:
         return notifications_jobs.deliver(self.database, self.settings, self.client)
 
     def run_once(self) -> tuple[int, dict[str, int]]:
-        return self.tick(), self.notify()
+        """Due checks and queued backfills (their runs counted together), then the
+        notifications they queued."""
+        runs = self.tick() + self.backfill()
+        return runs, self.notify()
 
     def retention(self) -> dict[str, int]:
         return retention_jobs.purge(self.database, self.settings)
@@ -66,6 +74,7 @@ class CheckScheduler:
         every = self.settings.checks.tick_seconds
         return [
             ("runs.tick", self.tick, every),
+            ("runs.backfill", self.backfill, every),
             ("notifications.deliver", self.notify, every),
             ("retention.purge", self.retention, self.settings.retention.interval_seconds),
             (

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +19,7 @@ import pandas as pd
 from benchmarks.common import emit, machine
 from detectors.base import ColumnKind, ColumnSpec, Window
 from detectors.bias.detector import BiasDetector, BiasParams
+from tests.support.oracles import fairlearn_metrics
 
 COLUMNS = (
     ColumnSpec("sex", ColumnKind.CATEGORICAL, sensitive=True),
@@ -36,26 +36,6 @@ def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
     p_positive = np.where(label == 1, 0.7, 0.3) - np.where(sex == "F", 0.1, 0.0)
     prediction = (rng.random(rows) < p_positive).astype(int)
     return pd.DataFrame({"sex": sex, "race": race, "label": label, "prediction": prediction})
-
-
-def fairlearn_metrics() -> dict[str, Any]:
-    """The six group metrics, as fairlearn and scikit-learn define them."""
-    from fairlearn.metrics import (
-        false_negative_rate,
-        false_positive_rate,
-        selection_rate,
-        true_positive_rate,
-    )
-    from sklearn.metrics import accuracy_score, precision_score
-
-    return {
-        "selection_rate": selection_rate,
-        "accuracy": accuracy_score,
-        "tpr": true_positive_rate,
-        "fpr": false_positive_rate,
-        "fnr": false_negative_rate,
-        "precision": lambda y, p: precision_score(y, p, zero_division=0),
-    }
 
 
 def run_fairlearn(frame: pd.DataFrame) -> dict[str, float]:

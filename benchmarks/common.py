@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -14,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.readiness import wait_until_ready
-from benchmarks import pgtemp
+from backend.cli.readiness import wait_until_ready
+from tests.support import pgtemp
+from tests.support.ports import free_port
 
 BENCH_SECRET = "benchmark-secret-key-0123456789abcdef"
 
@@ -42,13 +42,6 @@ def bench_database(backend: str) -> Iterator[BenchDatabase]:
             # VERITY_BENCH_KEEP=1 leaves a PostgreSQL benchmark database for a closer look.
             if backend == "postgresql" and os.environ.get("VERITY_BENCH_KEEP") != "1":
                 pgtemp.drop_database(url)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def bootstrap(database: BenchDatabase) -> str:

@@ -12,60 +12,9 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-import pandas as pd
-
 from benchmarks.common import emit, machine
-from detectors.base import ColumnKind, ColumnSpec, Window
 from detectors.drift.detector import DriftDetector, DriftParams
-
-
-def make_windows(rows: int, features: int, seed: int = 0) -> tuple[Window, Window]:
-    rng = np.random.default_rng(seed)
-    n_categorical = max(1, features // 5)
-    specs: list[ColumnSpec] = []
-    reference: dict[str, np.ndarray] = {}
-    current: dict[str, np.ndarray] = {}
-    for i in range(features):
-        if i < n_categorical:
-            name = f"cat_{i:02d}"
-            cats = np.array([f"v{k}" for k in range(3 + i % 5)])
-            specs.append(ColumnSpec(name, ColumnKind.CATEGORICAL))
-            reference[name] = rng.choice(cats, rows)
-            p = (
-                np.full(len(cats), 1 / len(cats))
-                if i % 2
-                else np.linspace(1, 2, len(cats)) / np.linspace(1, 2, len(cats)).sum()
-            )
-            current[name] = rng.choice(cats, rows, p=p)
-        else:
-            name = f"num_{i:02d}"
-            specs.append(ColumnSpec(name, ColumnKind.NUMERIC))
-            reference[name] = rng.normal(0, 1, rows)
-            shift = 0.3 if i % 4 == 0 else 0.0
-            current[name] = rng.normal(shift, 1, rows)
-    columns = tuple(specs)
-    return Window(pd.DataFrame(reference), columns), Window(pd.DataFrame(current), columns)
-
-
-def run_evidently(reference: Window, current: Window) -> dict[str, float]:
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
-
-    definition = DataDefinition(
-        numerical_columns=[c.name for c in reference.columns if c.kind == ColumnKind.NUMERIC],
-        categorical_columns=[c.name for c in reference.columns if c.kind == ColumnKind.CATEGORICAL],
-    )
-    snapshot = Report([DataDriftPreset()]).run(
-        Dataset.from_pandas(current.frame, data_definition=definition),
-        Dataset.from_pandas(reference.frame, data_definition=definition),
-    )
-    scores = {}
-    for metric in snapshot.dict()["metrics"]:
-        config = metric.get("config", {})
-        if config.get("type", "").endswith("ValueDrift"):
-            scores[config["column"]] = float(metric["value"])
-    return scores
+from tests.support.oracles import make_windows, run_evidently
 
 
 def main() -> None:

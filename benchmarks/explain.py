@@ -25,9 +25,7 @@ Prints one JSON line last.
 from __future__ import annotations
 
 import argparse
-import math
 import time
-from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -38,6 +36,7 @@ from backend.runtime import tune_allocator
 from benchmarks.common import emit, machine
 from detectors.explain.detector import default_nsamples
 from detectors.explain.kernel_shap import exact_shapley, kernel_shap
+from tests.support.oracles import shapley_formula
 
 
 def make_mlp(features: int, seed: int) -> Any:
@@ -60,30 +59,6 @@ def shap_explain(model: Any, rows: np.ndarray, background: np.ndarray, nsamples:
     explainer = shap.KernelExplainer(f, background)
     values = explainer.shap_values(rows, nsamples=nsamples, l1_reg=False, silent=True)
     return np.asarray(values).reshape(len(rows), -1)
-
-
-def shapley_formula(model: Any, x: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Exact Shapley values of one row, from the formula, one coalition at a time
-    (in the background's dtype, which must be the model's)."""
-    m = len(x)
-    cache: dict[tuple[int, ...], float] = {}
-
-    def v(subset: tuple[int, ...]) -> float:
-        if subset not in cache:
-            inputs = background.copy()
-            inputs[:, list(subset)] = x[list(subset)]
-            with torch.no_grad():
-                cache[subset] = float(model(torch.from_numpy(inputs)).double().mean())
-        return cache[subset]
-
-    phi = np.zeros(m)
-    for i in range(m):
-        others = [j for j in range(m) if j != i]
-        for size in range(m):
-            weight = math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m)
-            for subset in combinations(others, size):
-                phi[i] += weight * (v(tuple(sorted((*subset, i)))) - v(subset))
-    return phi
 
 
 def forward(model: Any) -> Any:

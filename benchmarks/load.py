@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--drain-timeout", type=float, default=900.0)
     args = parser.parse_args()
 
-    from backend.sdk import VerityClient
+    from verity_sdk import VerityClient
 
     offered_rate = 2 * args.target
     per_client = offered_rate / args.clients

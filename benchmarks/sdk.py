@@ -32,9 +32,9 @@ def main() -> None:
 
     import httpx
     from sqlalchemy import create_engine, func, select
+    from verity_sdk import VerityClient, last_event_id
 
     from backend.models import Prediction
-    from backend.sdk import VerityClient, last_event_id
 
     weights = np.random.default_rng(0).normal(size=len(FEATURES))
 

@@ -25,9 +25,8 @@ from typing import Any
 import torch
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
-
-from backend.sdk import Backoff, VerityClient  # verity
-from backend.sdk.hooks import RequestLogger, fastapi_logger  # verity
+from verity_sdk import Backoff, VerityClient  # verity
+from verity_sdk.hooks import RequestLogger, fastapi_logger  # verity
 
 CLASSES = ["deny", "approve"]
 

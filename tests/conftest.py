@@ -13,8 +13,8 @@ from backend.config import Settings
 from backend.db import Database, get_database, reset_databases
 from backend.main import create_app
 from backend.migrate import upgrade
-from benchmarks import pgtemp as pg
 from tests.factories import Tenant, make_tenant
+from tests.support import pgtemp as pg
 
 BACKENDS = [b for b in os.environ.get("VERITY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from backend.cli import api_command
+from backend.cli.readiness import wait_until_ready
 from backend.config import Settings
-from backend.readiness import wait_until_ready
-from benchmarks.common import free_port
+from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
 

@@ -18,9 +18,9 @@ import httpx
 import pytest
 import yaml
 
+from backend.cli.readiness import wait_until_ready
 from backend.config import Settings
-from backend.readiness import wait_until_ready
-from benchmarks.common import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 

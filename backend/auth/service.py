@@ -136,3 +136,14 @@ def has_any_key(session: Session) -> bool:
 
 def _as_aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def get_project(session: Session, *, name: str) -> Project:
+    found = repository.get_project_by_name(session, name)
+    if found is None:
+        raise NotFound(f"no project named '{name}'")
+    return found
+
+
+def list_projects(session: Session) -> Sequence[Project]:
+    return repository.list_projects(session)

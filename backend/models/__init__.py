@@ -10,6 +10,7 @@ from backend.models.check_run import CheckRun
 from backend.models.idempotency_record import IdempotencyRecord
 from backend.models.inference_half import InferenceHalf
 from backend.models.ingest_batch import IngestBatch
+from backend.models.job import Job
 from backend.models.label import Label
 from backend.models.model import Model
 from backend.models.model_version import ModelVersion
@@ -31,6 +32,7 @@ __all__ = [
     "IdempotencyRecord",
     "InferenceHalf",
     "IngestBatch",
+    "Job",
     "Label",
     "Model",
     "ModelVersion",

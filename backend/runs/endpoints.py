@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.dependencies import MonitorReader, MonitorWriter, PredictionReader
 from backend.api.paging import QueryCursor, keyset_start
-from backend.db import ReadSession
+from backend.db import DbSession, ReadSession
 from backend.errors import NotFound
 from backend.http import MAX_ID, JsonRoute, PathId
 from backend.monitors import service as monitors_service
 from backend.monitors.schemas import BackfillRequest, RunRequest
 from backend.runs import service as checks_service
 from backend.runs.explanation import PredictionExplanation, explain_prediction
-from backend.runs.schemas import BackfillOutcome, CheckRunPage, CheckRunRead, RunOutcome
+from backend.runs.schemas import CheckRunPage, CheckRunRead, JobRead, RunOutcome
 from backend.runs.series import Series, series
 
 router = APIRouter(prefix="/v1", tags=["monitors"], route_class=JsonRoute)
@@ -43,24 +43,33 @@ async def run_monitor(
     )
 
 
-@router.post("/monitors/{monitor_id}/backfill", response_model=BackfillOutcome)
-async def backfill_monitor(
+@router.post(
+    "/monitors/{monitor_id}/backfill",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobRead,
+)
+def backfill_monitor(
     monitor_id: PathId,
     spec: BackfillRequest,
     request: Request,
-    session: ReadSession,
+    response: Response,
+    session: DbSession,
     actor: MonitorWriter,
-) -> BackfillOutcome:
-    """Run every scheduled window ending in [start, end] that has no run yet."""
+) -> JobRead:
+    """Queue a run of every scheduled window ending in [start, end]; a scheduler does
+    it (job ``runs.backfill``), and a window that has its run already keeps it. The
+    answer is the job: follow ``Location`` (``GET /v1/jobs/{id}``) for its progress."""
     monitor = monitors_service.get(session, actor=actor, monitor_id=monitor_id)
     ends = checks_service.backfill_ends(monitor, spec, request.app.state.settings)
-    return await run_in_threadpool(
-        checks_service.backfill,
-        request.app.state.database,
-        request.app.state.settings,
-        monitor_id,
-        ends,
-    )
+    job = checks_service.queue_backfill(session, actor=actor, monitor=monitor, ends=ends)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return JobRead.model_validate(job)
+
+
+@router.get("/jobs/{job_id}", response_model=JobRead)
+def get_job(job_id: PathId, session: ReadSession, actor: MonitorReader) -> JobRead:
+    """A queued job: its state, progress, the runs it made and the windows that failed."""
+    return JobRead.model_validate(checks_service.get_job(session, actor=actor, job_id=job_id))
 
 
 @router.get("/monitors/{monitor_id}/runs", response_model=CheckRunPage)

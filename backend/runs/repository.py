@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.models import CheckRun, Model, ModelVersion, Monitor, Prediction
+from backend.models import CheckRun, Job, Model, ModelVersion, Monitor, Prediction
 
 
 def first_prediction_at(session: Session, version_id: int) -> datetime | None:
@@ -131,3 +131,35 @@ def due_monitors(
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
     return session.scalars(query).all()
+
+
+def claimable_jobs(
+    session: Session, *, now: datetime, limit: int, skip_locked: bool
+) -> Sequence[Job]:
+    """Queued jobs, and running ones whose scheduler's lease has expired, oldest first."""
+    query = (
+        select(Job)
+        .where(
+            Job.state.in_(("queued", "running")),
+            or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now),
+        )
+        .order_by(Job.created_at, Job.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return session.scalars(query).all()
+
+
+def get_job(session: Session, *, project_id: int, job_id: int) -> Job | None:
+    return session.scalars(
+        select(Job).where(Job.id == job_id, Job.project_id == project_id)
+    ).one_or_none()
+
+
+def lock_job(session: Session, job_id: int) -> Job | None:
+    return session.scalars(select(Job).where(Job.id == job_id).with_for_update()).one_or_none()
+
+
+def job(session: Session, job_id: int) -> Job | None:
+    return session.get(Job, job_id)

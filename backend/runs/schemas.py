@@ -49,11 +49,26 @@ class RunOutcome(BaseModel):
     run: CheckRunRead
 
 
-class BackfillOutcome(BaseModel):
-    windows: int
-    created: int
-    existing: int
-    runs: list[CheckRunSummary]
+class JobRead(BaseModel):
+    """Queued work and how far it got: a backfill runs its windows in order, and each
+    window's run is stored as it finishes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    monitor_id: int
+    state: str = Field(description="queued, running, done or failed.")
+    windows: list[datetime] = Field(description="The end of each window, in run order.")
+    windows_done: int
+    runs_created: int
+    runs_existing: int = Field(description="Windows that had their run already.")
+    run_ids: list[int]
+    errors: list[dict[str, Any]] = Field(description="Windows whose run could not be stored.")
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
 
 
 class CheckRunPage(BaseModel):

@@ -7,16 +7,16 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.api.actor import Actor
 from backend.api.paging import next_cursor
+from backend.audit import service as audit_service
 from backend.config import Settings
 from backend.db import Database
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.models import CheckRun, Monitor
+from backend.models import CheckRun, Job, Monitor
 from backend.monitors.schemas import BackfillRequest
 from backend.monitors.specs import scheduled_times
 from backend.runs import repository
 from backend.runs.execute import execute
 from backend.runs.schemas import (
-    BackfillOutcome,
     CheckRunPage,
     CheckRunRead,
     CheckRunSummary,
@@ -50,19 +50,47 @@ def backfill_ends(monitor: Monitor, spec: BackfillRequest, settings: Settings) -
     return ends
 
 
-def backfill(
-    database: Database, settings: Settings, monitor_id: int, ends: list[datetime]
-) -> BackfillOutcome:
-    runs = []
-    created = 0
-    for end in ends:
-        run, was_created = execute(database, settings, monitor_id, end, trigger="backfill")
-        if run is not None:
-            runs.append(CheckRunSummary.model_validate(run))
-            created += was_created
-    return BackfillOutcome(
-        windows=len(ends), created=created, existing=len(runs) - created, runs=runs
+def queue_backfill(
+    session: Session, *, actor: Actor, monitor: Monitor, ends: list[datetime]
+) -> Job:
+    """A backfill of the windows ending at ``ends``, queued for a scheduler
+    (``runs.backfill``); audited with the request."""
+    job = Job(
+        project_id=monitor.project_id,
+        kind="backfill",
+        monitor_id=monitor.id,
+        state="queued",
+        windows=[end.isoformat() for end in ends],
+        windows_done=0,
+        runs_created=0,
+        runs_existing=0,
+        run_ids=[],
+        errors=[],
+        requested_by=actor.label,
     )
+    session.add(job)
+    session.flush()
+    audit_service.append(
+        session,
+        project_id=monitor.project_id,
+        actor=actor.label,
+        action="backfill.queue",
+        subject=f"monitor:{monitor.id}/job:{job.id}",
+        payload={
+            "job_id": job.id,
+            "windows": len(ends),
+            "first_window_end": job.windows[0] if ends else None,
+            "last_window_end": job.windows[-1] if ends else None,
+        },
+    )
+    return job
+
+
+def get_job(session: Session, *, actor: Actor, job_id: int) -> Job:
+    job = repository.get_job(session, project_id=actor.project_id, job_id=job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job
 
 
 def list_runs(

@@ -1,19 +1,42 @@
-"""The Verity client for model servers. It imports httpx and pydantic only: a model
-server that logs to Verity does not pull in the control plane's FastAPI or
-SQLAlchemy.
+"""Deprecated: the SDK is the ``verity-sdk`` distribution, imported as ``verity_sdk``.
 
-    from backend.sdk import VerityClient
-
-    client = VerityClient("http://verity:8000", api_key, model="loans", version="v3")
-    event_id = client.log({"income": 52_000, "age": 41}, prediction=1, score=0.83)
-    client.log_label(event_id, 0)   # whenever the truth is known
-    client.close()                  # flush; spool or count the rest
+This alias keeps ``from backend.sdk import VerityClient`` (and its submodules) working
+for one release, with a DeprecationWarning.
 """
 
-from backend.sdk.aio import AsyncVerityClient
-from backend.sdk.client import VerityClient
-from backend.sdk.context import last_event_id
-from backend.sdk.pipeline import ClientStats
-from backend.sdk.transport import Backoff
+from __future__ import annotations
 
-__all__ = ["AsyncVerityClient", "Backoff", "ClientStats", "VerityClient", "last_event_id"]
+import importlib
+import sys
+import warnings
+
+import verity_sdk
+from verity_sdk import (
+    AsyncVerityClient,
+    Backoff,
+    ClientStats,
+    VerityClient,
+    __version__,
+    last_event_id,
+)
+
+warnings.warn(
+    "backend.sdk is deprecated: pip install verity-sdk and import verity_sdk",
+    DeprecationWarning,
+    stacklevel=2,
+)
+
+for _name in ("aio", "client", "context", "core", "pipeline", "spool", "transport", "version"):
+    sys.modules[f"{__name__}.{_name}"] = importlib.import_module(f"verity_sdk.{_name}")
+# hooks imports its frameworks lazily; aliased like the rest.
+sys.modules[f"{__name__}.hooks"] = importlib.import_module("verity_sdk.hooks")
+
+__all__ = [
+    "AsyncVerityClient",
+    "Backoff",
+    "ClientStats",
+    "VerityClient",
+    "__version__",
+    "last_event_id",
+    "verity_sdk",
+]

@@ -1,7 +1,7 @@
 from fastapi.testclient import TestClient
 
 from backend.api.roles import Role
-from backend.demo import MODEL, VERSION, run_demo
+from backend.cli.demo import MODEL, VERSION, run_demo
 from backend.main import create_app
 from tests.factories import counts
 

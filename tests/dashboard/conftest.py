@@ -93,6 +93,7 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
             },
             headers=admin,
         ).raise_for_status()
+    CheckScheduler(settings).run_once()  # the backfills are queued work
     alerts = client.get("/v1/alerts?model=loans", headers=admin).json()["items"]
     client.post(
         f"/v1/alerts/{alerts[0]['id']}/acknowledge",

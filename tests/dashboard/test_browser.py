@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from backend.api.roles import Role
-from benchmarks.common import free_port
 from dashboard.app import PAGES
 from tests.dashboard.conftest import Loaded
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 

@@ -9,8 +9,8 @@ from sqlalchemy import inspect
 from backend.db import make_engine
 from backend.migrate import current_revision, downgrade, head_revision, upgrade
 from backend.models import Base
-from benchmarks import pgtemp as pg
 from tests.conftest import BACKENDS, new_database_url
+from tests.support import pgtemp as pg
 
 
 @pytest.fixture(params=BACKENDS)

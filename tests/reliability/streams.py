@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 from sqlalchemy import func, select
+from verity_sdk.client import VerityClient
+from verity_sdk.transport import Backoff
 
 from backend.db import Database
 from backend.models import Prediction
-from backend.sdk.client import VerityClient
-from backend.sdk.transport import Backoff
 from tests.support.timeline import at
 
 

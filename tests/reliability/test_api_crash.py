@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from verity_sdk.pipeline import ClientStats
 
 from backend.api.roles import Role
 from backend.config import Settings
 from backend.db import Database, get_database
 from backend.main import create_app
 from backend.migrate import upgrade
-from backend.sdk.pipeline import ClientStats
-from benchmarks import pgtemp
 from tests.conftest import TEST_SECRET
 from tests.factories import Tenant, make_tenant, register_model
 from tests.live import LiveApi
@@ -30,6 +29,7 @@ from tests.reliability.streams import (
     stored_rows,
     wait_for_rows,
 )
+from tests.support import pgtemp
 
 pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 

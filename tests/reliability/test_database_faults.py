@@ -15,10 +15,10 @@ from backend.config import Settings
 from backend.db import get_database
 from backend.main import create_app
 from backend.migrate import upgrade
-from benchmarks.common import free_port
 from tests.conftest import TEST_SECRET
 from tests.factories import make_tenant, record, register_model
 from tests.reliability.streams import stored_ids
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 

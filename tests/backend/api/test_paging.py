@@ -4,10 +4,14 @@ parameters still page as they did, answered with a ``Deprecation`` header."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from backend.config import Settings
+from backend.db import Database
+from backend.runs import jobs
 from tests.factories import Tenant, record, register_model
 from tests.support.timeline import at, window
 
@@ -32,7 +36,9 @@ def walk(client: TestClient, tenant: Tenant, path: str, key: str = "id") -> list
             return seen
 
 
-def over_budget_monitors(client: TestClient, tenant: Tenant, count: int) -> list[int]:
+def over_budget_monitors(
+    client: TestClient, tenant: Tenant, database: Database, settings: Settings, count: int
+) -> list[int]:
     register_model(client, tenant)
     client.post(
         "/v1/predictions",
@@ -55,11 +61,14 @@ def over_budget_monitors(client: TestClient, tenant: Tenant, count: int) -> list
             headers=tenant.headers(),
         ).raise_for_status()
         ids.append(monitor["id"])
+    jobs.backfill(database, settings, owner="test", stopping=threading.Event())
     return ids
 
 
-def test_every_list_pages_newest_first_by_cursor(client: TestClient, tenant: Tenant) -> None:
-    monitors = over_budget_monitors(client, tenant, 3)
+def test_every_list_pages_newest_first_by_cursor(
+    client: TestClient, tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    monitors = over_budget_monitors(client, tenant, database, settings, 3)
     runs = walk(client, tenant, f"/v1/monitors/{monitors[0]}/runs")
     assert len(runs) == 4
     assert runs == sorted(runs, reverse=True)
@@ -74,9 +83,9 @@ def test_every_list_pages_newest_first_by_cursor(client: TestClient, tenant: Ten
 
 
 def test_old_parameters_still_page_and_say_they_are_deprecated(
-    client: TestClient, tenant: Tenant
+    client: TestClient, tenant: Tenant, database: Database, settings: Settings
 ) -> None:
-    (monitor,) = over_budget_monitors(client, tenant, 1)
+    (monitor,) = over_budget_monitors(client, tenant, database, settings, 1)
     newest = client.get(f"/v1/monitors/{monitor}/runs?limit=2", headers=tenant.headers()).json()
     old = client.get(
         f"/v1/monitors/{monitor}/runs?limit=2&before_id={newest['next_before_id']}",
@@ -97,8 +106,10 @@ def test_old_parameters_still_page_and_say_they_are_deprecated(
     assert next(p for p in parameters if p["name"] == "after_id")["deprecated"] is True
 
 
-def test_a_cursor_works_only_on_its_own_list(client: TestClient, tenant: Tenant) -> None:
-    (monitor,) = over_budget_monitors(client, tenant, 1)
+def test_a_cursor_works_only_on_its_own_list(
+    client: TestClient, tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    (monitor,) = over_budget_monitors(client, tenant, database, settings, 1)
     runs = client.get(f"/v1/monitors/{monitor}/runs?limit=1", headers=tenant.headers()).json()
     elsewhere = client.get(
         "/v1/alerts", params={"cursor": runs["next_cursor"]}, headers=tenant.headers()

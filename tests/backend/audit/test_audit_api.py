@@ -57,9 +57,7 @@ def test_a_cursor_pages_only_its_own_order(client: TestClient, tenant: Tenant) -
     for i in range(3):
         client.post("/v1/models", json={"name": f"m{i}", "task": "binary"}, headers=headers)
     newest = client.get("/v1/audit?limit=1", headers=headers).json()
-    flipped = client.get(
-        f"/v1/audit?order=asc&cursor={newest['next_cursor']}", headers=headers
-    )
+    flipped = client.get(f"/v1/audit?order=asc&cursor={newest['next_cursor']}", headers=headers)
     assert flipped.status_code == 422
     both = client.get(f"/v1/audit?after_seq=1&cursor={newest['next_cursor']}", headers=headers)
     assert both.status_code == 422

@@ -53,6 +53,7 @@ ENDPOINTS = [
     ("PATCH", "/v1/monitors/{monitor_id}", P.MONITORS_WRITE),
     ("POST", "/v1/monitors/{monitor_id}/run", P.MONITORS_WRITE),
     ("POST", "/v1/monitors/{monitor_id}/backfill", P.MONITORS_WRITE),
+    ("GET", "/v1/jobs/{job_id}", P.MONITORS_READ),
     ("GET", "/v1/monitors/{monitor_id}/runs", P.MONITORS_READ),
     ("GET", "/v1/monitors/{monitor_id}/series", P.MONITORS_READ),
     ("GET", "/v1/runs/{run_id}/report", P.MONITORS_READ),
@@ -73,7 +74,8 @@ ENDPOINTS = [
 
 
 def monitored(client, tenant):
-    """A monitor, one run and one alert in the tenant's project; their ids."""
+    """A monitor, one run, one alert and one queued backfill in the tenant's project;
+    their ids."""
     created = client.post(
         "/v1/models/churn/versions/v1/monitors", json=OVER_BUDGET_MONITOR, headers=tenant.headers()
     )
@@ -86,7 +88,25 @@ def monitored(client, tenant):
         json={"name": "ops", "kind": "webhook", "url": "http://127.0.0.1:9/hook"},
         headers=tenant.headers(),
     )
+    hourly = client.post(
+        "/v1/models/churn/versions/v1/monitors",
+        json={
+            "name": "hourly-cost",
+            "kind": "cost",
+            "params": {"price_per_1k_predictions": 1.0},
+            "window": {"duration": "1h"},
+            "schedule": {"every": "1h"},
+        },
+        headers=tenant.headers(),
+    ).json()
+    job = client.post(
+        f"/v1/monitors/{hourly['id']}/backfill",
+        json=window(at(0), at(hours=2)),
+        headers=tenant.headers(),
+    )
+    assert job.status_code == 202, job.text
     return {
+        "job_id": job.json()["id"],
         "monitor_id": monitor_id,
         "run_id": run["run"]["id"],
         "alert_id": alerts[0]["id"],

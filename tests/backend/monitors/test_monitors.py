@@ -2,6 +2,7 @@ import pytest
 
 from backend.api.roles import Role
 from tests.factories import register_model
+from tests.support.jobs import backfill
 from tests.support.timeline import at, iso, window
 
 BASE = {
@@ -73,7 +74,7 @@ def test_defaults_follow_the_version_and_are_idempotent(client, tenant):
     assert second["created"] == []
 
 
-def test_manual_run_and_backfill_never_double_count(client, tenant):
+def test_manual_run_and_backfill_never_double_count(client, tenant, database, settings):
     from tests.factories import record
 
     register_model(client, tenant)
@@ -91,24 +92,26 @@ def test_manual_run_and_backfill_never_double_count(client, tenant):
     }
     monitor = client.post(URL, json=spec, headers=tenant.headers()).json()
     body = window(at(hours=1), at(hours=5))
-    first = client.post(
-        f"/v1/monitors/{monitor['id']}/backfill", json=body, headers=tenant.headers()
-    )
-    assert first.status_code == 200, first.text
-    assert first.json()["windows"] == 5
-    assert first.json()["created"] == 5
-    again = client.post(
-        f"/v1/monitors/{monitor['id']}/backfill", json=body, headers=tenant.headers()
-    )
-    assert again.json()["created"] == 0
-    assert again.json()["existing"] == 5
-    rows = [r["rows"] for r in first.json()["runs"]]
+    done = {"database": database, "settings": settings}
+    first = backfill(client, tenant.headers(), monitor["id"], body, **done)
+    assert first["state"] == "done"
+    assert len(first["windows"]) == first["windows_done"] == 5
+    assert first["runs_created"] == 5
+    assert first["errors"] == []
+    again = backfill(client, tenant.headers(), monitor["id"], body, **done)
+    assert again["runs_created"] == 0
+    assert again["runs_existing"] == 5
+    assert again["run_ids"] == first["run_ids"]
+    rows = [
+        client.get(f"/v1/runs/{run_id}", headers=tenant.headers()).json()["rows"]
+        for run_id in first["run_ids"]
+    ]
     assert rows == [60, 60, 60, 60, 60]  # one record a minute
     page = client.get(
         f"/v1/monitors/{monitor['id']}/runs?limit=2", headers=tenant.headers(Role.VIEWER)
     ).json()
     assert len(page["items"]) == 2
-    assert page["next_before_id"] is not None
+    assert page["next_cursor"] is not None
     run = client.get(f"/v1/runs/{page['items'][0]['id']}", headers=tenant.headers()).json()
     assert run["result"]["current"]["total_cost"] == pytest.approx(60 * 2.0 / 1000)
     manual = client.post(

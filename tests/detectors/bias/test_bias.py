@@ -11,9 +11,9 @@ from fairlearn.metrics import (
     equalized_odds_ratio,
 )
 
-from benchmarks.bias import fairlearn_metrics
 from detectors.base import ColumnKind, ColumnSpec, Status, Window
 from detectors.bias.detector import BiasDetector, BiasParams
+from tests.support.oracles import fairlearn_metrics
 
 FAIRLEARN = fairlearn_metrics()
 COLUMNS = (

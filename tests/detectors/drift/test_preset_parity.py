@@ -3,8 +3,8 @@ the same score, the same decision, on small and large reference windows."""
 
 import pytest
 
-from benchmarks.drift import make_windows, run_evidently
 from detectors.drift.detector import DriftDetector, DriftParams
+from tests.support.oracles import make_windows, run_evidently
 
 
 @pytest.mark.parametrize("rows", [600, 3000])

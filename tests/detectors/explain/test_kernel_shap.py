@@ -7,8 +7,8 @@ import shap
 import torch
 from torch import nn
 
-from benchmarks.explain import shapley_formula
 from detectors.explain.kernel_shap import exact_shapley, kernel_shap
+from tests.support.oracles import shapley_formula
 
 
 def mlp(m, seed=0):

@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from verity_sdk import AsyncVerityClient, Backoff, VerityClient, last_event_id
+from verity_sdk.transport import judge, retry_after_seconds
 
 from backend.api.roles import Role
 from backend.config import Settings
 from backend.db import Database
 from backend.models import Label, Prediction
-from backend.sdk import AsyncVerityClient, Backoff, VerityClient, last_event_id
-from backend.sdk.transport import judge, retry_after_seconds
 from tests.factories import SCHEMA, register_model
 from tests.live import LiveApi
 
@@ -51,7 +51,7 @@ def test_importing_the_sdk_loads_neither_fastapi_nor_sqlalchemy():
         [
             sys.executable,
             "-c",
-            "import sys, backend.sdk; "
+            "import sys, verity_sdk; "
             "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'starlette', 'torch') "
             "if m in sys.modules))",
         ],
@@ -306,8 +306,7 @@ def test_torch_forward_hook_logs_every_row(live, client, tenant, database):
 def test_fastapi_dependency_returns_the_event_id(live, client, tenant, database):
     from fastapi import Depends, FastAPI
     from fastapi.testclient import TestClient
-
-    from backend.sdk.hooks import RequestLogger, fastapi_logger
+    from verity_sdk.hooks import RequestLogger, fastapi_logger
 
     register_model(client, tenant)
     sdk = VerityClient(live.url, tenant.tokens[Role.INGEST], "churn", "v1")
@@ -358,8 +357,8 @@ def test_occurred_at_is_kept(live, client, tenant, database):
 
 
 def test_with_a_spool_a_batch_is_retried_for_as_long_as_it_takes(tmp_path):
-    from backend.sdk.pipeline import Pipeline
-    from backend.sdk.spool import Spool
+    from verity_sdk.pipeline import Pipeline
+    from verity_sdk.spool import Spool
 
     def pipeline(spool: Spool | None) -> Pipeline:
         return Pipeline(

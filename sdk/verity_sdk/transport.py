@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
@@ -79,7 +79,7 @@ def _json_default(value: Any) -> Any:
 
 
 def timestamp(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat()
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,11 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
 
 
-Outcome = Literal["delivered", "retry", "split", "drop_invalid", "rejected"]
+Outcome = Literal["delivered", "retry", "split", "drop_invalid", "unsupported", "rejected"]
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,8 @@ def judge(status: int, body: Any) -> Verdict:
     if status == 413:
         return Verdict("split", detail="batch too large")
     detail = body.get("detail", "") if isinstance(body, dict) else ""
+    if status == 426:
+        return Verdict("unsupported", detail=f"HTTP 426: {detail}")
     if status == 422 and isinstance(body, dict):
         invalid = frozenset(
             int(e["record"]) for e in body.get("errors", []) if isinstance(e.get("record"), int)

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from backend.sdk.context import last_event_id
+from verity_sdk.context import last_event_id
 
 if TYPE_CHECKING:
-    from backend.sdk.client import VerityClient
+    from verity_sdk.client import VerityClient
 
 logger = logging.getLogger("verity.sdk")
 
@@ -50,7 +50,7 @@ def monitor(
 ) -> Any:
     """``@client.monitor`` or ``@client.monitor(features=..., outputs=...)``: each call
     is logged with its inputs, outputs and latency. The event id is in
-    ``backend.sdk.last_event_id`` afterwards, for a later ``log_label``."""
+    ``verity_sdk.last_event_id`` afterwards, for a later ``log_label``."""
 
     def decorate(predict: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(predict)
@@ -139,9 +139,11 @@ def watch(
             values = values.reshape(values.shape[0], -1).tolist()
             if rows and len(rows[0]) != len(names):
                 raise ValueError(f"{len(rows[0])} input columns but {len(names)} feature names")
-            for row, out in zip(rows, values, strict=True):
+            if len(values) != len(rows):
+                raise ValueError(f"{len(rows)} input rows but {len(values)} output rows")
+            for row, out in zip(rows, values):  # equal lengths: one output per row
                 client.log(
-                    dict(zip(names, row, strict=True)),
+                    dict(zip(names, row)),
                     latency_ms=batch_ms,
                     **_row_outputs(out, threshold, class_labels),
                 )

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from backend.cli.readiness import wait_until_ready
 from backend.config import get_settings
-from backend.readiness import wait_until_ready
 
 app = typer.Typer(
     help="Verity: ML observability and governance control plane.",
@@ -46,6 +46,17 @@ DEMO_PROJECT = "demo"
 def _fail(message: str) -> typer.Exit:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(code=1)
+
+
+def _project(session: Any, name: str) -> Any:
+    """The project named, or a readable refusal."""
+    from backend.auth import service as auth_service
+    from backend.errors import NotFound
+
+    try:
+        return auth_service.get_project(session, name=name)
+    except NotFound as exc:
+        raise _fail(str(exc)) from None
 
 
 def _upgrade_and_bootstrap() -> None:
@@ -170,13 +181,11 @@ def keys_create(
 def keys_list(project: Annotated[str, typer.Option()]) -> None:
     """List a project's keys (never their secrets)."""
     from backend.api.actor import cli_actor
-    from backend.auth import repository, service
+    from backend.auth import service
     from backend.db import get_database
 
     with get_database().transaction(read_only=True) as session:
-        found = repository.get_project_by_name(session, project)
-        if found is None:
-            raise _fail(f"no project named '{project}'")
+        found = _project(session, project)
         keys = service.list_keys(session, actor=cli_actor(found.id, getpass.getuser()))
     typer.echo(f"{'prefix':<14}{'role':<12}{'state':<10}{'expires':<27}name")
     for key in keys:
@@ -189,14 +198,12 @@ def keys_list(project: Annotated[str, typer.Option()]) -> None:
 def keys_revoke(prefix: str, project: Annotated[str, typer.Option()]) -> None:
     """Revoke the key with PREFIX (the 12 hex characters after 'vt_')."""
     from backend.api.actor import cli_actor
-    from backend.auth import repository, service
+    from backend.auth import service
     from backend.db import get_database
     from backend.errors import VerityError
 
     with get_database().transaction() as session:
-        found = repository.get_project_by_name(session, project)
-        if found is None:
-            raise _fail(f"no project named '{project}'")
+        found = _project(session, project)
         actor = cli_actor(found.id, getpass.getuser())
         try:
             key = service.find_key_by_prefix(session, project_id=found.id, prefix=prefix)
@@ -282,14 +289,14 @@ def audit_verify(
     the first bad sequence number."""
     from backend.audit import keys
     from backend.audit import service as audit_service
-    from backend.auth import repository
+    from backend.auth import service as auth_service
     from backend.db import get_database
 
     handed = _read_checkpoints(checkpoint or [])
     trusted = keys.trusted_public_keys(get_settings())
     failed = False
     with get_database().transaction(read_only=True) as session:
-        projects = repository.list_projects(session)
+        projects = auth_service.list_projects(session)
         if project is not None:
             projects = [p for p in projects if p.name == project]
             if not projects:
@@ -329,7 +336,7 @@ def audit_checkpoint() -> None:
     scheduler does it every VERITY_AUDIT__CHECKPOINT_INTERVAL_SECONDS), send it to
     witness webhooks, and print it: keep a copy outside Verity."""
     from backend.audit import service as audit_service
-    from backend.auth import repository
+    from backend.auth import service as auth_service
     from backend.db import get_database
     from backend.notifications.witness import checkpoint_and_publish
 
@@ -337,7 +344,7 @@ def audit_checkpoint() -> None:
     database = get_database(settings)
     written = checkpoint_and_publish(database, settings)
     with database.transaction(read_only=True) as session:
-        for found in repository.list_projects(session):
+        for found in auth_service.list_projects(session):
             latest = audit_service.latest_checkpoint(session, project_id=found.id)
             if latest is not None:
                 typer.echo(json.dumps(latest.as_json()))
@@ -389,7 +396,7 @@ def demo(
     rows: Annotated[int, typer.Option(min=100, max=1_000_000)] = 20_000,
 ) -> None:
     """Create the demo project and model, and post synthetic traffic through the API."""
-    from backend.demo import run_demo
+    from backend.cli.demo import run_demo
 
     settings = get_settings()
     token = _demo_key(settings.data_dir)
@@ -442,7 +449,6 @@ def retention(
     """Delete data past its retention now (the scheduler also does it every hour)."""
     import json
 
-    from backend.auth import repository
     from backend.db import get_database
     from backend.retention.service import run_retention
 
@@ -450,9 +456,7 @@ def retention(
     projects = None
     if project is not None:
         with database.transaction(read_only=True) as session:
-            projects = [p.id for p in repository.list_projects(session) if p.name == project]
-        if not projects:
-            raise _fail(f"no project named '{project}'")
+            projects = [_project(session, project).id]
     settings = get_settings().retention
     changes = {
         key: value

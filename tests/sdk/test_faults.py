@@ -22,9 +22,9 @@ from backend.api.roles import Role
 from backend.config import Settings
 from backend.db import Database
 from backend.models import Prediction
-from benchmarks.common import free_port
 from tests.factories import Tenant, register_model
 from tests.live import LiveApi
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow  # minutes, not seconds: -m 'not slow' leaves it out
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from backend.sdk.spool import Spool, SpoolFull
-from backend.sdk.transport import Backoff, Batch, Kind, Verdict, timestamp
+from verity_sdk.spool import Spool, SpoolFull
+from verity_sdk.transport import Backoff, Batch, Kind, Verdict, timestamp
 
 logger = logging.getLogger("verity.sdk")
 
@@ -40,6 +40,11 @@ class ClientStats:
     dropped_retries_exhausted: int = 0
     dropped_spool_full: int = 0
     dropped_at_close: int = 0
+    # The API no longer supports this SDK version (426): without a spool the records
+    # are dropped (counted here, reported through on_drop); with one they stay
+    # spooled for an SDK the API supports (counted in held_unsupported).
+    dropped_unsupported: int = 0
+    held_unsupported: int = 0
     internal_errors: int = 0
     last_error: str = ""
 
@@ -284,6 +289,14 @@ class Pipeline:
             rest = batch.without(set(verdict.invalid))
             self._finish(batch)
             return [self._respool(rest)] if rest.records else []
+        if verdict.outcome == "unsupported":
+            self.stats.last_error = verdict.detail
+            if self.spool is not None:
+                self.stats.held_unsupported += len(batch.records)
+                return []  # left in the spool, not finished
+            self.stats.dropped_unsupported += len(batch.records)
+            self._drop("unsupported", len(batch.records), verdict.detail)
+            return []
         self.stats.dropped_rejected += len(batch.records)
         self.stats.last_error = verdict.detail
         self._finish(batch)
@@ -334,4 +347,4 @@ def _value(counter: itertools.count[int]) -> int:
 
 
 def _when(value: Any) -> str:
-    return timestamp(value) if isinstance(value, int | float) else value.isoformat()
+    return timestamp(value) if isinstance(value, (int, float)) else value.isoformat()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import cast
 
-from backend.sdk.transport import BODY_KEYS, Batch, Kind
+from verity_sdk.transport import BODY_KEYS, Batch, Kind
 
 SUFFIX = ".batch.json"
 

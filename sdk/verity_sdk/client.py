@@ -9,13 +9,10 @@ must be dropped is counted in ``stats`` and reported through ``on_drop``.
 from __future__ import annotations
 
 import atexit
-import itertools
-import json
 import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -23,24 +20,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from backend.sdk.pipeline import ClientStats, DropCallback, Pipeline
-from backend.sdk.spool import Spool
-from backend.sdk.transport import ENDPOINTS, Backoff, Batch, judge, retry_after_seconds
+from verity_sdk.core import ClientCore, extra_fields
+from verity_sdk.pipeline import ClientStats, DropCallback
+from verity_sdk.transport import Backoff, Batch
 
 logger = logging.getLogger("verity.sdk")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _Ids:
-    """Event ids unique across processes and restarts: a random prefix per client and
-    a counter; cheaper on the predict path than a UUID per call."""
-
-    def __init__(self) -> None:
-        self.prefix = uuid.uuid4().hex[:16]
-        self.counter = itertools.count()
-
-    def next(self) -> str:
-        return f"{self.prefix}-{next(self.counter)}"
 
 
 class VerityClient:
@@ -62,26 +47,26 @@ class VerityClient:
         max_attempts: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
-        self.model = model
-        self.version = version
-        self._api_key = api_key
-        self._flush_interval = flush_interval
-        self._ids = _Ids()
-        self._pipeline = Pipeline(
-            model=model,
-            version=version,
+        self._core = ClientCore(
+            url,
+            api_key,
+            model,
+            version,
             batch_size=batch_size,
+            flush_interval=flush_interval,
             max_queue=max_queue,
-            spool=Spool(spool_dir, spool_max_bytes) if spool_dir is not None else None,
-            backoff=backoff or Backoff(),
-            max_attempts=max_attempts,
+            timeout=timeout,
+            spool_dir=spool_dir,
+            spool_max_bytes=spool_max_bytes,
             on_drop=on_drop,
+            backoff=backoff,
+            max_attempts=max_attempts,
         )
+        self.url, self.model, self.version = self._core.url, model, version
+        self._pipeline = self._core.pipeline
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
         self._wake = threading.Event()
         self._progress = threading.Condition()
-        self._closed = False
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="verity-sdk", daemon=True)
         self._thread.start()
@@ -103,41 +88,32 @@ class VerityClient:
         tags: Mapping[str, str] | None = None,
     ) -> str:
         """Queue one prediction; returns its event id (for ``log_label`` later)."""
-        if event_id is None:
-            event_id = self._ids.next()
-        try:
-            if not self._closed:
-                extra = (score, probabilities, latency_ms, compute_seconds, occurred_at, tags)
-                if self._pipeline.offer_prediction(event_id, features, prediction, extra):
-                    self._wake.set()
-        except Exception as exc:  # never into the predict path
-            self._pipeline.note_error(f"log: {exc!r}")
+        extra = extra_fields(score, probabilities, latency_ms, compute_seconds, occurred_at, tags)
+        event_id, ready = self._core.log(features, prediction, extra, event_id)
+        if ready:
+            self._wake.set()
         return event_id
 
     def log_label(self, event_id: str, label: Any, *, occurred_at: datetime | None = None) -> None:
         """Queue the ground truth for an earlier prediction (it may arrive much later)."""
-        try:
-            if not self._closed:
-                self._pipeline.offer("labels", (event_id, label, occurred_at))
-        except Exception as exc:
-            self._pipeline.note_error(f"log_label: {exc!r}")
+        self._core.log_label(event_id, label, occurred_at)
 
     @property
     def stats(self) -> ClientStats:
-        return self._pipeline.snapshot()
+        return self._core.stats
 
     # --- hooks ----------------------------------------------------------------------------
 
     def monitor(self, function: F | None = None, **options: Any) -> Any:
-        """Decorator for a predict function; see ``backend.sdk.hooks.monitor``."""
-        from backend.sdk.hooks import monitor
+        """Decorator for a predict function; see ``verity_sdk.hooks.monitor``."""
+        from verity_sdk.hooks import monitor
 
         return monitor(self, function, **options)
 
     def watch(self, module: Any, **options: Any) -> Any:
         """Log every row of every batch a ``torch.nn.Module`` sees; see
-        ``backend.sdk.hooks.watch``."""
-        from backend.sdk.hooks import watch
+        ``verity_sdk.hooks.watch``."""
+        from verity_sdk.hooks import watch
 
         return watch(self, module, **options)
 
@@ -146,7 +122,7 @@ class VerityClient:
     def _run(self) -> None:
         while True:
             due = self._pipeline.next_due(time.monotonic())
-            wait = self._flush_interval if due is None else min(due, self._flush_interval)
+            wait = self._core.flush_interval if due is None else min(due, self._core.flush_interval)
             self._wake.wait(wait)
             self._wake.clear()
             if self._stopping:
@@ -168,23 +144,16 @@ class VerityClient:
         self._pipeline.put_back(batches, time.monotonic())
 
     def _attempt(self, batch: Batch) -> list[Batch]:
-        now = time.monotonic
+        path, body, headers = self._core.request(batch)
         try:
-            response = self._http.post(
-                ENDPOINTS[batch.kind], content=batch.body(), headers=batch.headers(self._api_key)
-            )
+            response = self._http.post(path, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            return self._pipeline.settle(batch, None, now(), error=f"{type(exc).__name__}: {exc}")
-        try:
-            body = response.json()
-        except (ValueError, json.JSONDecodeError):
-            body = None
-        return self._pipeline.settle(
-            batch,
-            judge(response.status_code, body),
-            now(),
-            retry_after=retry_after_seconds(response.headers),
+            error = f"{type(exc).__name__}: {exc}"
+            return self._pipeline.settle(batch, None, time.monotonic(), error=error)
+        verdict, retry_after = self._core.verdict(
+            response.status_code, response.text, response.headers
         )
+        return self._pipeline.settle(batch, verdict, time.monotonic(), retry_after=retry_after)
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Send what is queued now; True once nothing is left waiting."""
@@ -203,9 +172,9 @@ class VerityClient:
     def close(self, timeout: float = 10.0) -> None:
         """Flush for up to ``timeout`` seconds, spool (or count as dropped) the rest,
         and stop the background thread."""
-        if self._closed:
+        if self._core.closed:
             return
-        self._closed = True
+        self._core.closed = True
         atexit.unregister(self.close)
         self.flush(timeout)
         self._stopping = True

@@ -16,10 +16,9 @@ from typing import Any
 
 import httpx
 
-from backend.sdk.client import _Ids
-from backend.sdk.pipeline import ClientStats, DropCallback, Pipeline
-from backend.sdk.spool import Spool
-from backend.sdk.transport import ENDPOINTS, Backoff, Batch, judge, retry_after_seconds
+from verity_sdk.core import ClientCore, extra_fields
+from verity_sdk.pipeline import ClientStats, DropCallback
+from verity_sdk.transport import Backoff, Batch
 
 
 class AsyncVerityClient:
@@ -41,25 +40,26 @@ class AsyncVerityClient:
         max_attempts: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
-        self._api_key = api_key
-        self._flush_interval = flush_interval
-        self._ids = _Ids()
-        self._spooling = spool_dir is not None
-        self._pipeline = Pipeline(
-            model=model,
-            version=version,
+        self._core = ClientCore(
+            url,
+            api_key,
+            model,
+            version,
             batch_size=batch_size,
+            flush_interval=flush_interval,
             max_queue=max_queue,
-            spool=Spool(spool_dir, spool_max_bytes) if spool_dir is not None else None,
-            backoff=backoff or Backoff(),
-            max_attempts=max_attempts,
+            timeout=timeout,
+            spool_dir=spool_dir,
+            spool_max_bytes=spool_max_bytes,
             on_drop=on_drop,
+            backoff=backoff,
+            max_attempts=max_attempts,
         )
+        self.url, self.model, self.version = self._core.url, model, version
+        self._pipeline = self._core.pipeline
         self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, transport=transport)
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._closed = False
 
     def _ensure_task(self) -> None:
         if self._task is None:
@@ -79,43 +79,42 @@ class AsyncVerityClient:
         occurred_at: datetime | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> str:
-        if event_id is None:
-            event_id = self._ids.next()
+        """Queue one prediction; returns its event id. Call it on the loop's thread."""
         try:
-            if not self._closed:
+            if not self._core.closed:
                 self._ensure_task()
-                extra = (score, probabilities, latency_ms, compute_seconds, occurred_at, tags)
-                if self._pipeline.offer_prediction(event_id, features, prediction, extra):
-                    assert self._wake is not None
-                    self._wake.set()
         except Exception as exc:
             self._pipeline.note_error(f"log: {exc!r}")
+        extra = extra_fields(score, probabilities, latency_ms, compute_seconds, occurred_at, tags)
+        event_id, ready = self._core.log(features, prediction, extra, event_id)
+        if ready and self._wake is not None:
+            self._wake.set()
         return event_id
 
     def log_label(self, event_id: str, label: Any, *, occurred_at: datetime | None = None) -> None:
         try:
-            if not self._closed:
+            if not self._core.closed:
                 self._ensure_task()
-                self._pipeline.offer("labels", (event_id, label, occurred_at))
         except Exception as exc:
             self._pipeline.note_error(f"log_label: {exc!r}")
+        self._core.log_label(event_id, label, occurred_at)
 
     @property
     def stats(self) -> ClientStats:
-        return self._pipeline.snapshot()
+        return self._core.stats
 
     async def _call(self, function: Any, *args: Any) -> Any:
         # The pipeline touches the spool (fsync) only when there is one.
-        if self._spooling:
+        if self._core.spooling:
             return await asyncio.to_thread(function, *args)
         return function(*args)
 
     async def _run(self) -> None:
         assert self._wake is not None
-        while not self._closed:
+        while not self._core.closed:
             due = self._pipeline.next_due(time.monotonic())
-            wait = self._flush_interval if due is None else min(due, self._flush_interval)
-            with contextlib.suppress(TimeoutError):
+            wait = self._core.flush_interval if due is None else min(due, self._core.flush_interval)
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             await self._send_ready()
@@ -127,21 +126,17 @@ class AsyncVerityClient:
             batches.extend(await self._attempt(batch))
 
     async def _attempt(self, batch: Batch) -> list[Batch]:
+        path, body, headers = self._core.request(batch)
         try:
-            response = await self._http.post(
-                ENDPOINTS[batch.kind], content=batch.body(), headers=batch.headers(self._api_key)
-            )
+            response = await self._http.post(path, content=body, headers=headers)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
             return await self._call(
                 lambda: self._pipeline.settle(batch, None, time.monotonic(), error=error)
             )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        verdict = judge(response.status_code, body)
-        retry_after = retry_after_seconds(response.headers)
+        verdict, retry_after = self._core.verdict(
+            response.status_code, response.text, response.headers
+        )
         return await self._call(
             lambda: self._pipeline.settle(batch, verdict, time.monotonic(), retry_after=retry_after)
         )
@@ -158,10 +153,10 @@ class AsyncVerityClient:
         return True
 
     async def aclose(self, timeout: float = 10.0) -> None:
-        if self._closed:
+        if self._core.closed:
             return
         await self.flush(timeout)
-        self._closed = True
+        self._core.closed = True
         if self._task is not None:
             assert self._wake is not None
             self._wake.set()

@@ -1,0 +1,3 @@
+from backend.cli.app import app
+
+app()
