@@ -117,12 +117,31 @@ def counts(database: Database, project_id: int) -> dict[str, int]:
         }
 
 
-def tiny_torchscript(n_inputs: int = 3) -> bytes:
+def tiny_model(n_inputs: int = 3) -> Any:
     import torch
     from torch import nn
 
     torch.manual_seed(0)
-    module = torch.jit.script(nn.Sequential(nn.Linear(n_inputs, 4), nn.ReLU(), nn.Linear(4, 1)))
+    return nn.Sequential(nn.Linear(n_inputs, 4), nn.ReLU(), nn.Linear(4, 1)).eval()
+
+
+def tiny_export(n_inputs: int = 3, *, dynamic_batch: bool = True) -> bytes:
+    """The same model as ``tiny_torchscript``, as a torch.export program."""
+    import torch
+
+    shapes = ({0: torch.export.Dim("batch")},) if dynamic_batch else None
+    program = torch.export.export(
+        tiny_model(n_inputs), (torch.zeros(2, n_inputs),), dynamic_shapes=shapes
+    )
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    return buffer.getvalue()
+
+
+def tiny_torchscript(n_inputs: int = 3) -> bytes:
+    import torch
+
+    module = torch.jit.script(tiny_model(n_inputs))
     buffer = io.BytesIO()
     torch.jit.save(module, buffer)
     return buffer.getvalue()

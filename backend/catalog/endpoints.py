@@ -89,7 +89,9 @@ def list_references(
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
-            "description": "A TorchScript archive (torch.jit.save). Pickles are refused.",
+            "description": "A torch.export program (torch.export.save, with a dynamic "
+            "batch dimension; recommended) or a TorchScript archive (torch.jit.save). "
+            "Anything that could run code when loaded is refused.",
         }
     },
     responses={201: {"description": "Stored"}, 200: {"description": "Same artifact, unchanged"}},

@@ -121,7 +121,7 @@ def _main() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     import torch
 
-    from backend.catalog.artifacts import validate_torchscript
+    from backend.catalog.artifacts import validate_artifact
 
     torch.set_num_threads(1)
     sys.stdout.buffer.write(READY + b"\n")
@@ -130,7 +130,7 @@ def _main() -> None:
     if not data:
         return  # a warm worker whose parent went away
     try:
-        answer: dict[str, object] = {"shape": validate_torchscript(data, n_features=n_features)}
+        answer: dict[str, object] = {"shape": validate_artifact(data, n_features=n_features)}
     except InvalidInput as refused:
         text = f"{refused.detail} {refused.__cause__}"
         if "can't allocate memory" in text or "out of memory" in text.lower():

@@ -124,6 +124,7 @@ class ArtifactRead(BaseModel):
     sha256: str
     size_bytes: int
     uploaded_at: datetime
+    format: Literal["torch.export", "torchscript"]
 
 
 class VersionRead(BaseModel):
@@ -162,6 +163,8 @@ def version_read(model_name: str, task: str, version: Any) -> VersionRead:
             sha256=version.artifact_sha256,
             size_bytes=version.artifact_size,
             uploaded_at=version.artifact_uploaded_at,
+            # The stored file's suffix says it: .pt2 for torch.export, .pt for TorchScript.
+            format="torch.export" if version.artifact_path.endswith(".pt2") else "torchscript",
         )
     return VersionRead(
         id=version.id,

@@ -9,7 +9,8 @@ from backend import clock
 from backend.api.actor import Actor
 from backend.audit import service as audit_service
 from backend.audit.chain import sha256_hex
-from backend.catalog import repository
+from backend.catalog import export_artifacts, repository
+from backend.catalog.artifacts import artifact_format
 from backend.catalog.reference_io import (
     OPERATIONAL_COLUMNS,
     parse_reference,
@@ -171,7 +172,8 @@ def upload_artifact(
     store: ArtifactStore,
     settings: Settings,
 ) -> tuple[Model, ModelVersion, bool]:
-    """Store a TorchScript artifact. Returns ``created=False`` for a re-upload of the
+    """Store a model artifact (a torch.export program or a TorchScript archive), checked
+    and trial-run in the sandbox. Returns ``created=False`` for a re-upload of the
     same bytes; a different artifact for a version that has one is a conflict, since
     past checks refer to the stored one."""
     model, version = get_version(session, actor=actor, model_name=model_name, version=version_name)
@@ -190,7 +192,9 @@ def upload_artifact(
         memory_bytes=settings.uploads.sandbox_memory_bytes,
         seconds=settings.uploads.sandbox_seconds,
     )
-    relative = f"projects/{actor.project_id}/artifacts/{digest}.pt"
+    fmt = artifact_format(data)
+    suffix = "pt2" if fmt == export_artifacts.FORMAT else "pt"
+    relative = f"projects/{actor.project_id}/artifacts/{digest}.{suffix}"
     store.write(relative, data)
     version.artifact_sha256 = digest
     version.artifact_path = relative
@@ -203,7 +207,12 @@ def upload_artifact(
         actor=actor.label,
         action="model_version.artifact_upload",
         subject=f"model:{model.name}/version:{version.version}",
-        payload={"sha256": digest, "size_bytes": len(data), "output_shape": output_shape},
+        payload={
+            "sha256": digest,
+            "size_bytes": len(data),
+            "format": fmt,
+            "output_shape": output_shape,
+        },
     )
     return model, version, True
 

@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+from verity_sdk import VerityClient
 
 from backend import clock
+from backend.catalog.artifacts import load_model
 
 MODEL = "credit-risk"
 VERSION = "1"
@@ -96,13 +98,13 @@ def true_default_probability(frame: pd.DataFrame) -> np.ndarray:
 
 @dataclass
 class DemoModel:
-    torchscript: bytes
+    artifact: bytes
     mean: np.ndarray
     std: np.ndarray
 
 
 def train_model(seed: int = 7) -> DemoModel:
-    """A 8→16→1 MLP on standardized inputs, baked into one TorchScript module."""
+    """A 8→16→1 MLP on standardized inputs, baked into one torch.export program."""
     import torch
     from torch import nn
 
@@ -137,15 +139,18 @@ def train_model(seed: int = 7) -> DemoModel:
         loss.backward()
         optimizer.step()
     model.eval()
+    program = torch.export.export(
+        model, (torch.zeros(2, len(NUMERIC)),), dynamic_shapes=({0: torch.export.Dim("batch")},)
+    )
     buffer = io.BytesIO()
-    torch.jit.save(torch.jit.script(model), buffer)
-    return DemoModel(torchscript=buffer.getvalue(), mean=mean, std=std)
+    torch.export.save(program, buffer)
+    return DemoModel(artifact=buffer.getvalue(), mean=mean, std=std)
 
 
 def score(model_bytes: bytes, frame: pd.DataFrame) -> np.ndarray:
     import torch
 
-    module = torch.jit.load(io.BytesIO(model_bytes), map_location="cpu")
+    module = load_model(model_bytes)
     with torch.no_grad():
         out = module(torch.tensor(frame[NUMERIC].to_numpy(dtype=np.float32)))
     return out.squeeze(1).numpy().astype(float)
@@ -198,14 +203,14 @@ def run_demo(
     _check(
         client.put(
             f"/v1/models/{MODEL}/versions/{VERSION}/artifact",
-            content=model.torchscript,
+            content=model.artifact,
             headers={"Content-Type": "application/octet-stream"},
         ),
         200,
         201,
     )
     reference = synthetic_rows(5000, rng)
-    reference["score"] = score(model.torchscript, reference)
+    reference["score"] = score(model.artifact, reference)
     reference["prediction"] = (reference["score"] >= 0.5).astype(int)
     reference["label"] = (rng.random(len(reference)) < true_default_probability(reference)).astype(
         int
@@ -228,55 +233,33 @@ def run_demo(
         [synthetic_rows(rows - drifted, rng), synthetic_rows(drifted, rng, income_shift=-0.35)],
         ignore_index=True,
     )
-    scores = score(model.torchscript, traffic)
+    scores = score(model.artifact, traffic)
     truth = (rng.random(rows) < true_default_probability(traffic)).astype(int)
     offsets = np.sort(rng.uniform(0, 24 * 3600, rows))
     run_tag = f"demo-{int(now.timestamp())}"
-    stored = 0
-    for begin in range(0, rows, batch_size):
-        records = []
-        for i in range(begin, min(begin + batch_size, rows)):
-            row = traffic.iloc[i]
-            records.append(
-                {
-                    "event_id": f"{run_tag}-{i}",
-                    "model": MODEL,
-                    "version": VERSION,
-                    "occurred_at": (start + timedelta(seconds=float(offsets[i]))).isoformat(),
-                    "features": {
-                        **{n: float(row[n]) for n in NUMERIC},
-                        **{n: str(row[n]) for n in SENSITIVE},
-                    },
-                    "prediction": int(scores[i] >= 0.5),
-                    "score": float(scores[i]),
-                    "latency_ms": float(abs(rng.normal(4.0, 1.2))),
-                    "compute_seconds": float(abs(rng.normal(0.003, 0.0008))),
-                    "tags": {"source": "demo"},
-                }
-            )
-        result = _check(
-            client.post(
-                "/v1/predictions",
-                json={"records": records},
-                headers={"Idempotency-Key": f"{run_tag}-batch-{begin}"},
-            ),
-            200,
-        ).json()
-        stored += result["stored"]
-    labelled = [i for i in range(rows) if rng.random() < 0.7]
-    for begin in range(0, len(labelled), batch_size):
-        chunk = labelled[begin : begin + batch_size]
-        _check(
-            client.post(
-                "/v1/labels",
-                json={
-                    "labels": [
-                        {"event_id": f"{run_tag}-{i}", "label": int(truth[i])} for i in chunk
-                    ]
-                },
-            ),
-            200,
+    # Traffic goes through the SDK, as a model server's would.
+    sdk = VerityClient(base_url, api_key, MODEL, VERSION, batch_size=batch_size, max_attempts=10)
+    for i in range(rows):
+        row = traffic.iloc[i]
+        sdk.log(
+            {**{n: float(row[n]) for n in NUMERIC}, **{n: str(row[n]) for n in SENSITIVE}},
+            int(scores[i] >= 0.5),
+            score=float(scores[i]),
+            latency_ms=float(abs(rng.normal(4.0, 1.2))),
+            compute_seconds=float(abs(rng.normal(0.003, 0.0008))),
+            event_id=f"{run_tag}-{i}",
+            occurred_at=start + timedelta(seconds=float(offsets[i])),
+            tags={"source": "demo"},
         )
+    labelled = [i for i in range(rows) if rng.random() < 0.7]
+    for i in labelled:
+        sdk.log_label(f"{run_tag}-{i}", int(truth[i]))
+    if not sdk.flush(timeout=300):
+        raise RuntimeError(f"the demo traffic was not all delivered: {sdk.stats}")
+    sdk.close()
+    if sdk.stats.dropped:
+        raise RuntimeError(f"the demo traffic was not all stored: {sdk.stats}")
+    stored = sdk.stats.delivered - len(labelled)
     monitors = _check(
         client.post(f"/v1/models/{MODEL}/versions/{VERSION}/monitors:default"), 201
     ).json()

@@ -7,7 +7,6 @@ that fails is stored as an ``error`` run; nothing here raises into the scheduler
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 import traceback
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from backend import clock, metrics, tracing
 from backend.audit import service as audit_service
+from backend.catalog.artifacts import load_model
 from backend.catalog.storage import ArtifactStore
 from backend.config import Settings
 from backend.db import Database
@@ -217,7 +217,7 @@ def compute(plan: Plan, settings: Settings) -> Outcome:
         if isinstance(detector, ExplainDetector):
             assert plan.artifact is not None
             device = explain_device(settings)
-            model = torch.jit.load(io.BytesIO(plan.artifact), map_location=device).eval()
+            model = load_model(plan.artifact, device)
             detector = detector.with_model(model, device)
             if plan.reference_importance is not None:
                 detector = detector.with_reference_importance(plan.reference_importance)

@@ -5,16 +5,15 @@ names (or the version's only one); the answer names that reference by its hash."
 from __future__ import annotations
 
 import dataclasses
-import io
 from datetime import timedelta
 from typing import Any
 
-import torch
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from backend.api.actor import Actor
 from backend.catalog import repository as catalog_repository
+from backend.catalog.artifacts import load_model
 from backend.catalog.storage import ArtifactStore
 from backend.config import Settings
 from backend.errors import Conflict, InvalidInput, NotFound
@@ -99,8 +98,8 @@ def explain_prediction(
     device = explain_device(settings)
     detector = build("explain", {"method": method, "max_rows": 1, "min_rows": 1})
     assert isinstance(detector, ExplainDetector)
-    artifact = torch.jit.load(io.BytesIO(store.read(version.artifact_path)), map_location=device)
-    result = detector.with_model(artifact.eval(), device).run(reference.window, current)
+    artifact = load_model(store.read(version.artifact_path), device)
+    result = detector.with_model(artifact, device).run(reference.window, current)
     if not result.rows:
         raise Conflict(result.detail or "the prediction could not be explained")
     explained = result.rows[0]
