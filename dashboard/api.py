@@ -3,10 +3,31 @@ It never imports ``backend.models`` nor opens the database."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from dashboard.schemas import (
+    AlertPage,
+    AlertRead,
+    AuditPage,
+    CheckRunRead,
+    ModelRead,
+    ModelStatus,
+    MonitorRead,
+    PredictionExplanation,
+    PredictionRead,
+    PublicKey,
+    ReferenceRead,
+    Series,
+    VerifyRead,
+    VersionRead,
+    Volume,
+    WhoAmI,
+)
 
 
 class ApiError(Exception):
@@ -20,12 +41,19 @@ class ApiError(Exception):
 
 
 class VerityApi:
-    def __init__(self, url: str, api_key: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url,
             timeout=timeout,
             headers={"Authorization": f"Bearer {api_key}"},
+            transport=transport,
         )
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -52,71 +80,90 @@ class VerityApi:
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return self._request("POST", path, json=body).json()
 
+    def _typed(self, kind: Any, payload: Any) -> Any:
+        """``payload`` checked against the TypedDict (or list of them) ``kind``."""
+        try:
+            return _adapter(kind).validate_python(payload)
+        except ValidationError as exc:
+            raise ApiError(
+                0,
+                "Unexpected answer from Verity",
+                f"{kind}: {exc.error_count()} field(s) differ, first "
+                f"{'.'.join(map(str, exc.errors()[0]['loc']))}: {exc.errors()[0]['msg']}",
+            ) from exc
+
     # --- what the pages read -------------------------------------------------------------
 
-    def whoami(self) -> dict[str, Any]:
-        me: dict[str, Any] = self.get("/v1/whoami")
-        return me
+    def whoami(self) -> WhoAmI:
+        typed: WhoAmI = self._typed(WhoAmI, self.get("/v1/whoami"))
+        return typed
 
-    def models(self) -> list[dict[str, Any]]:
-        return list(self.get("/v1/models"))
+    def models(self) -> list[ModelRead]:
+        typed: list[ModelRead] = self._typed(list[ModelRead], self.get("/v1/models"))
+        return typed
 
-    def versions(self, model: str) -> list[dict[str, Any]]:
-        return list(self.get(f"/v1/models/{model}/versions"))
+    def versions(self, model: str) -> list[VersionRead]:
+        found = self.get(f"/v1/models/{model}/versions")
+        typed: list[VersionRead] = self._typed(list[VersionRead], found)
+        return typed
 
-    def status(self, model: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.get(f"/v1/models/{model}/status")
-        return found
+    def status(self, model: str) -> ModelStatus:
+        typed: ModelStatus = self._typed(ModelStatus, self.get(f"/v1/models/{model}/status"))
+        return typed
 
-    def monitors(self, model: str, version: str) -> list[dict[str, Any]]:
-        return list(self.get(f"/v1/models/{model}/versions/{version}/monitors"))
+    def monitors(self, model: str, version: str) -> list[MonitorRead]:
+        found = self.get(f"/v1/models/{model}/versions/{version}/monitors")
+        typed: list[MonitorRead] = self._typed(list[MonitorRead], found)
+        return typed
 
-    def series(self, monitor_id: int, limit: int = 200) -> dict[str, Any]:
-        found: dict[str, Any] = self.get(f"/v1/monitors/{monitor_id}/series", limit=limit)
-        return found
+    def series(self, monitor_id: int, limit: int = 200) -> Series:
+        found = self.get(f"/v1/monitors/{monitor_id}/series", limit=limit)
+        typed: Series = self._typed(Series, found)
+        return typed
 
-    def run(self, run_id: int) -> dict[str, Any]:
-        found: dict[str, Any] = self.get(f"/v1/runs/{run_id}")
-        return found
+    def run(self, run_id: int) -> CheckRunRead:
+        typed: CheckRunRead = self._typed(CheckRunRead, self.get(f"/v1/runs/{run_id}"))
+        return typed
 
     def report(self, run_id: int) -> bytes:
         return self._request("GET", f"/v1/runs/{run_id}/report").content
 
-    def volume(self, model: str, start: datetime, end: datetime, bucket: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.get(
-            f"/v1/models/{model}/volume", start=start, end=end, bucket=bucket
-        )
-        return found
+    def volume(self, model: str, start: datetime, end: datetime, bucket: str) -> Volume:
+        found = self.get(f"/v1/models/{model}/volume", start=start, end=end, bucket=bucket)
+        typed: Volume = self._typed(Volume, found)
+        return typed
 
-    def alerts(self, **filters: Any) -> dict[str, Any]:
-        found: dict[str, Any] = self.get("/v1/alerts", **filters)
-        return found
+    def alerts(self, **filters: Any) -> AlertPage:
+        typed: AlertPage = self._typed(AlertPage, self.get("/v1/alerts", **filters))
+        return typed
 
-    def alert_action(self, alert_id: int, action: str, comment: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.post(f"/v1/alerts/{alert_id}/{action}", {"comment": comment})
-        return found
+    def alert_action(self, alert_id: int, action: str, comment: str) -> AlertRead:
+        found = self.post(f"/v1/alerts/{alert_id}/{action}", {"comment": comment})
+        typed: AlertRead = self._typed(AlertRead, found)
+        return typed
 
-    def audit(self, **filters: Any) -> dict[str, Any]:
-        found: dict[str, Any] = self.get("/v1/audit", **filters)
-        return found
+    def audit(self, **filters: Any) -> AuditPage:
+        typed: AuditPage = self._typed(AuditPage, self.get("/v1/audit", **filters))
+        return typed
 
-    def verify(self) -> dict[str, Any]:
-        found: dict[str, Any] = self.get("/v1/audit/verify")
-        return found
+    def verify(self) -> VerifyRead:
+        typed: VerifyRead = self._typed(VerifyRead, self.get("/v1/audit/verify"))
+        return typed
 
-    def prediction(self, event_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.get(f"/v1/predictions/{event_id}")
-        return found
+    def prediction(self, event_id: str) -> PredictionRead:
+        found = self.get(f"/v1/predictions/{event_id}")
+        typed: PredictionRead = self._typed(PredictionRead, found)
+        return typed
 
-    def explanation(self, event_id: str, reference: str | None = None) -> dict[str, Any]:
-        found: dict[str, Any] = self.get(
-            f"/v1/predictions/{event_id}/explanation", reference=reference
-        )
-        return found
+    def explanation(self, event_id: str, reference: str | None = None) -> PredictionExplanation:
+        found = self.get(f"/v1/predictions/{event_id}/explanation", reference=reference)
+        typed: PredictionExplanation = self._typed(PredictionExplanation, found)
+        return typed
 
-    def references(self, model: str, version: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.get(f"/v1/models/{model}/versions/{version}/references")
-        return found
+    def references(self, model: str, version: str) -> list[ReferenceRead]:
+        found = self.get(f"/v1/models/{model}/versions/{version}/references")
+        typed: list[ReferenceRead] = self._typed(list[ReferenceRead], found)
+        return typed
 
     def evidence(
         self, model: str, version: str, start: datetime, end: datetime
@@ -130,9 +177,14 @@ class VerityApi:
         name = disposition.split("filename=")[-1].strip('"') or "evidence.zip"
         return response.content, name, response.headers.get("x-manifest-sha256", "")
 
-    def public_key(self) -> dict[str, Any]:
-        found: dict[str, Any] = self.get("/v1/evidence/public-key")
-        return found
+    def public_key(self) -> PublicKey:
+        typed: PublicKey = self._typed(PublicKey, self.get("/v1/evidence/public-key"))
+        return typed
+
+
+@functools.cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
 
 
 def _param(value: Any) -> Any:

@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
@@ -19,6 +18,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dashboard.api import ApiError, VerityApi
+from dashboard.schemas import WhoAmI
 from dashboard.views import (
     alerts,
     audit,
@@ -30,7 +30,7 @@ from dashboard.views import (
     overview,
 )
 
-PAGES: dict[str, Callable[[VerityApi, dict[str, Any]], None]] = {
+PAGES: dict[str, Callable[[VerityApi, WhoAmI], None]] = {
     "Overview": overview.render,
     "Drift": drift.render,
     "Fairness": fairness.render,
@@ -69,7 +69,7 @@ def main() -> None:
         sign_in()
         return
     api: VerityApi = st.session_state["api"]
-    me: dict[str, Any] = st.session_state["me"]
+    me: WhoAmI = st.session_state["me"]
     with st.sidebar:
         st.title("Verity")
         page = st.radio("Page", list(PAGES), key="page", label_visibility="collapsed")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.api import ApiError, VerityApi
+from dashboard.schemas import MonitorRead, WhoAmI
 
 T = TypeVar("T")
 PAGE_SIZE = 50
@@ -45,7 +46,7 @@ def pick_model_version(api: VerityApi, key: str) -> tuple[str, str] | None:
 
 def pick_monitor(
     api: VerityApi, model: str, version: str, kind: str, key: str
-) -> dict[str, Any] | None:
+) -> MonitorRead | None:
     monitors = [
         m
         for m in (call("monitors", lambda: api.monitors(model, version)) or [])
@@ -103,5 +104,5 @@ def when(value: str | None) -> str:
     return value[:16].replace("T", " ") if value else ""
 
 
-def can(me: dict[str, Any], permission: str) -> bool:
+def can(me: WhoAmI, permission: str) -> bool:
     return permission in me.get("permissions", [])

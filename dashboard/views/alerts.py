@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
 from dashboard.api import ApiError, VerityApi
+from dashboard.schemas import WhoAmI
 from dashboard.ui import call, can, paged, when
 
 
-def render(api: VerityApi, me: dict[str, Any]) -> None:
+def render(api: VerityApi, me: WhoAmI) -> None:
     st.header("Alerts")
     left, mid, right = st.columns(3)
     state = left.selectbox("State", ["open", "acknowledged", "resolved", "any"], key="alerts-state")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.api import VerityApi
+from dashboard.schemas import WhoAmI
 from dashboard.ui import call, can, paged, status_badge
 
 
-def render(api: VerityApi, me: dict[str, Any]) -> None:
+def render(api: VerityApi, me: WhoAmI) -> None:
     st.header("Audit trail")
     if not can(me, "audit:read"):
         st.warning("The audit trail needs a compliance or admin key.")

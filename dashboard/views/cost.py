@@ -9,10 +9,11 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.api import VerityApi
+from dashboard.schemas import WhoAmI
 from dashboard.ui import call, pick_model_version, pick_monitor, status_badge, when
 
 
-def render(api: VerityApi, me: dict[str, Any]) -> None:
+def render(api: VerityApi, me: WhoAmI) -> None:
     st.header("Cost")
     picked = pick_model_version(api, "cost")
     if picked is None:
@@ -37,7 +38,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     cols[2].metric("Budget burn", f"{burn:.1%}" if burn is not None else "no budget")
     cols[3].metric("Forecast for the period", _money(metrics.get("forecast_period_cost")))
     run = call("the latest run", lambda: api.run(latest["run_id"]))
-    result = (run or {}).get("result") or {}
+    result: dict[str, Any] = (run["result"] if run else None) or {}
     if result.get("forecast_explanation"):
         st.caption(result["forecast_explanation"])
     if result.get("shift_detail"):
@@ -45,7 +46,7 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     elif result.get("per_prediction_shift") is not None:
         st.caption(
             f"Cost per prediction moved {result['per_prediction_shift']:+.1%} from the "
-            f"baseline ({(run or {}).get('reference_source', 'reference')})."
+            f"baseline ({run['reference_source'] if run else 'reference'})."
         )
     frame = pd.DataFrame(
         [{"window end": p["window_end"], **p["metrics"]} for p in series["points"]]

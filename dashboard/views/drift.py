@@ -12,10 +12,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.api import VerityApi
+from dashboard.schemas import WhoAmI
 from dashboard.ui import call, paged, pick_model_version, pick_monitor, status_badge, when
 
 
-def render(api: VerityApi, me: dict[str, Any]) -> None:
+def render(api: VerityApi, me: WhoAmI) -> None:
     st.header("Drift")
     picked = pick_model_version(api, "drift")
     if picked is None:
@@ -51,11 +52,11 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     }
     chosen = st.selectbox("Run", list(runs), key="drift-run")
     run = call("the run", lambda: api.run(runs[chosen]))
-    if not run or not run.get("result"):
-        if run and run.get("error"):
+    if not run or not run["result"]:
+        if run and run["error"]:
             st.error(f"The run failed: {run['error']}")
         return
-    result = run["result"]
+    result: dict[str, Any] = run["result"]
     st.markdown(
         f"**{status_badge(run['status'])}** · {result['drifted_columns']} of "
         f"{result['evaluated_columns']} columns drifted · window "

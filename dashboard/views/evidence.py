@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import streamlit as st
 
 from dashboard.api import ApiError, VerityApi
+from dashboard.schemas import WhoAmI
 from dashboard.ui import call, can, pick_model_version
 
 
-def render(api: VerityApi, me: dict[str, Any]) -> None:
+def render(api: VerityApi, me: WhoAmI) -> None:
     st.header("Evidence export")
     if not can(me, "audit:read"):
         st.warning("Evidence packs need a compliance or admin key.")

@@ -11,10 +11,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.api import VerityApi
+from dashboard.schemas import WhoAmI
 from dashboard.ui import call, pick_model_version, pick_monitor, when
 
 
-def render(api: VerityApi, me: dict[str, Any]) -> None:
+def render(api: VerityApi, me: WhoAmI) -> None:
     st.header("Explanations")
     st.subheader("Why was this decision made?")
     event_id = st.text_input("Event id of a prediction", key="explain-event").strip()

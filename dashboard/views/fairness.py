@@ -10,10 +10,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.api import VerityApi
+from dashboard.schemas import WhoAmI
 from dashboard.ui import call, paged, pick_model_version, pick_monitor, status_badge, when
 
 
-def render(api: VerityApi, me: dict[str, Any]) -> None:
+def render(api: VerityApi, me: WhoAmI) -> None:
     st.header("Fairness")
     picked = pick_model_version(api, "fairness")
     if picked is None:
@@ -27,11 +28,11 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
         return
     latest = series["points"][-1]
     run = call("the latest run", lambda: api.run(latest["run_id"]))
-    if not run or not run.get("result"):
-        if run and run.get("error"):
+    if not run or not run["result"]:
+        if run and run["error"]:
             st.error(f"The latest run failed: {run['error']}")
         return
-    result = run["result"]
+    result: dict[str, Any] = run["result"]
     st.markdown(
         f"Latest run **{status_badge(run['status'])}** · window {when(run['window_end'])} UTC · "
         f"{result['rows']:,} rows, {result['labeled_rows']:,} labeled"

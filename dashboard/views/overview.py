@@ -5,26 +5,25 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from dashboard.api import VerityApi
+from dashboard.schemas import WhoAmI
 from dashboard.ui import call, paged, status_text, when
 
 
-def render(api: VerityApi, me: dict[str, Any]) -> None:
+def render(api: VerityApi, me: WhoAmI) -> None:
     st.header("Overview")
     models = call("models", api.models)
     if not models:
         st.info("No model is registered yet.")
         return
-    alerts: dict[str, Any] = call("open alerts", lambda: api.alerts(state="open", limit=500)) or {
-        "items": []
-    }
-    by_severity = pd.Series([a["severity"] for a in alerts["items"]], dtype=object).value_counts()
+    alerts = call("open alerts", lambda: api.alerts(state="open", limit=500))
+    open_alerts = alerts["items"] if alerts else []
+    by_severity = pd.Series([a["severity"] for a in open_alerts], dtype=object).value_counts()
     cols = st.columns(4)
     cols[0].metric("Models", len(models))
     for col, severity in zip(cols[1:], ("critical", "warning", "info"), strict=True):
@@ -33,17 +32,17 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     for model in models:
         name: str = model["name"]
         status = call(f"status of {name}", functools.partial(api.status, name))
-        for monitor in (status or {}).get("monitors", []):
-            latest = monitor.get("latest_run") or {}
+        for monitor in status["monitors"] if status else []:
+            latest = monitor["latest_run"]
             rows.append(
                 {
                     "model": model["name"],
                     "version": monitor["version"],
                     "check": monitor["name"],
                     "kind": monitor["kind"],
-                    "status": status_text(latest.get("status", "never run")),
-                    "window end (UTC)": when(latest.get("window_end")),
-                    "rows": latest.get("rows"),
+                    "status": status_text(latest["status"] if latest else "never run"),
+                    "window end (UTC)": when(latest["window_end"] if latest else None),
+                    "rows": latest["rows"] if latest else None,
                     "open alerts": monitor["open_alerts"],
                 }
             )
@@ -51,12 +50,12 @@ def render(api: VerityApi, me: dict[str, Any]) -> None:
     paged(pd.DataFrame(rows), "overview-status")
     st.subheader("Ingest volume")
     left, mid, right = st.columns(3)
-    model = left.selectbox("Model", [m["name"] for m in models], key="overview-model")
+    chosen = left.selectbox("Model", [m["name"] for m in models], key="overview-model")
     days = mid.selectbox("Last", [1, 7, 30, 90], index=1, format_func=lambda d: f"{d} days")
     bucket = right.selectbox("Per", ["hour", "day"], index=0 if days <= 7 else 1)
     end = datetime.now(UTC)
     volume = call(
-        "ingest volume", lambda: api.volume(model, end - timedelta(days=days), end, bucket)
+        "ingest volume", lambda: api.volume(chosen, end - timedelta(days=days), end, bucket)
     )
     if volume and volume["points"]:
         frame = pd.DataFrame(volume["points"])
