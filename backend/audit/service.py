@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.api.actor import Actor
 from backend.audit import repository
 from backend.audit.chain import (
     GENESIS_HASH,
@@ -29,6 +30,21 @@ from backend.audit.coverage import (
 )
 from backend.audit.records import alert_sha256
 from backend.models import AuditCheckpoint, AuditEvent, Label, Prediction
+
+
+def record(
+    session: Session, actor: Actor, action: str, subject: str, payload: dict[str, Any]
+) -> AuditEvent:
+    """An event that a person or key did, in its project's chain: what every service
+    calls for a change made on a caller's behalf."""
+    return append(
+        session,
+        project_id=actor.project_id,
+        actor=actor.label,
+        action=action,
+        subject=subject,
+        payload=payload,
+    )
 
 
 def append(

@@ -84,13 +84,12 @@ def create_key(
     )
     session.add(key)
     session.flush()
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="api_key.create",
-        subject=f"api_key:{key.prefix}",
-        payload={
+        actor,
+        "api_key.create",
+        f"api_key:{key.prefix}",
+        {
             "id": key.id,
             "name": key.name,
             "role": key.role,
@@ -112,13 +111,12 @@ def revoke_key(session: Session, *, actor: Actor, key_id: int) -> ApiKey:
         raise Conflict(f"API key {key.prefix} is already revoked")
     key.revoked_at = clock.now()
     session.flush()
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="api_key.revoke",
-        subject=f"api_key:{key.prefix}",
-        payload={"id": key.id, "name": key.name, "role": key.role},
+        actor,
+        "api_key.revoke",
+        f"api_key:{key.prefix}",
+        {"id": key.id, "name": key.name, "role": key.role},
     )
     return key
 

@@ -36,13 +36,12 @@ def create_model(session: Session, *, actor: Actor, model_in: ModelCreate) -> Mo
     )
     session.add(model)
     session.flush()
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="model.create",
-        subject=f"model:{model.name}",
-        payload=model_in.model_dump(mode="json"),
+        actor,
+        "model.create",
+        f"model:{model.name}",
+        model_in.model_dump(mode="json"),
     )
     return model
 
@@ -92,13 +91,12 @@ def create_version(
     )
     session.add(version)
     session.flush()
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="model_version.create",
-        subject=f"model:{model.name}/version:{version.version}",
-        payload=version_in.model_dump(mode="json"),
+        actor,
+        "model_version.create",
+        f"model:{model.name}/version:{version.version}",
+        version_in.model_dump(mode="json"),
     )
     return model, version
 
@@ -201,13 +199,12 @@ def upload_artifact(
     version.artifact_size = len(data)
     version.artifact_uploaded_at = clock.now()
     session.flush()
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="model_version.artifact_upload",
-        subject=f"model:{model.name}/version:{version.version}",
-        payload={
+        actor,
+        "model_version.artifact_upload",
+        f"model:{model.name}/version:{version.version}",
+        {
             "sha256": digest,
             "size_bytes": len(data),
             "format": fmt,
@@ -259,13 +256,12 @@ def upload_reference(
     )
     session.add(reference)
     session.flush()
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="reference_dataset.create",
-        subject=f"model:{model.name}/version:{version.version}/reference:{reference.id}",
-        payload={
+        actor,
+        "reference_dataset.create",
+        f"model:{model.name}/version:{version.version}/reference:{reference.id}",
+        {
             "name": name,
             "format": fmt,
             "content_sha256": parsed.content_sha256,

@@ -77,13 +77,12 @@ def export_evidence(
         exported_by=actor.label,
         trusted_keys=keys.trusted_public_keys(request.app.state.settings),
     )
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="evidence.export",
-        subject=f"{model}/{version}",
-        payload={
+        actor,
+        "evidence.export",
+        f"{model}/{version}",
+        {
             "start": period.start.isoformat(),
             "end": period.end.isoformat(),
             "manifest_sha256": pack.manifest_sha256,

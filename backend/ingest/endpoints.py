@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel
@@ -36,6 +37,9 @@ IdempotencyKey = Annotated[
         description="A replay with the same key and body returns the first answer.",
     ),
 ]
+
+
+Prepared = TypeVar("Prepared")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,25 @@ class _Idempotency:
         idempotency.hold(session, project_id=self.actor.project_id, key=self.key)
         return self.replay(session, response)
 
+    def run(
+        self,
+        read_session: Session,
+        session: Session,
+        response: Response,
+        prepare: Callable[[], Prepared],
+        store: Callable[[Prepared], BaseModel],
+    ) -> Any:
+        """A first answer replayed, or the batch prepared (validated, read-only), the
+        key held, and the batch stored with its answer remembered, in one transaction."""
+        if (replayed := self.replay(read_session, response)) is not None:
+            return replayed
+        prepared = prepare()
+        if (replayed := self.hold(session, response)) is not None:
+            return replayed
+        result = store(prepared)
+        self.remember(session, result)
+        return result
+
     def remember(self, session: Session, result: BaseModel) -> None:
         if self.key is not None:
             idempotency.remember(
@@ -99,23 +122,22 @@ def ingest_predictions(
 ) -> Any:
     """Store a batch of predictions whole, or reject it whole (422 naming every bad
     record and field). Timestamps without a zone are taken as UTC."""
-    once = _Idempotency(actor, idempotency_key, "predictions", request)
-    if (replayed := once.replay(read_session, response)) is not None:
-        return replayed
-    prepared = service.prepare_predictions(
+    settings = request.app.state.settings
+    return _Idempotency(actor, idempotency_key, "predictions", request).run(
         read_session,
-        actor=actor,
-        batch=batch,
-        max_records=request.app.state.settings.ingest.max_batch_records,
-        limits=request.app.state.settings.limits,
+        session,
+        response,
+        lambda: service.prepare_predictions(
+            read_session,
+            actor=actor,
+            batch=batch,
+            max_records=settings.ingest.max_batch_records,
+            limits=settings.limits,
+        ),
+        lambda prepared: service.store_predictions(
+            session, actor=actor, prepared=prepared, body_sha256=request.state.body_sha256
+        ),
     )
-    if (replayed := once.hold(session, response)) is not None:
-        return replayed
-    result = service.store_predictions(
-        session, actor=actor, prepared=prepared, body_sha256=request.state.body_sha256
-    )
-    once.remember(session, result)
-    return result
 
 
 @router.post("/labels", response_model=LabelResult, openapi_extra=json_body_openapi(LabelBatch))
@@ -129,23 +151,22 @@ def ingest_labels(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Ground truth, joined to predictions by event_id whether it arrives before or after."""
-    once = _Idempotency(actor, idempotency_key, "labels", request)
-    if (replayed := once.replay(read_session, response)) is not None:
-        return replayed
-    prepared = service.prepare_labels(
+    settings = request.app.state.settings
+    return _Idempotency(actor, idempotency_key, "labels", request).run(
         read_session,
-        actor=actor,
-        batch=batch,
-        max_records=request.app.state.settings.ingest.max_batch_records,
-        limits=request.app.state.settings.limits,
+        session,
+        response,
+        lambda: service.prepare_labels(
+            read_session,
+            actor=actor,
+            batch=batch,
+            max_records=settings.ingest.max_batch_records,
+            limits=settings.limits,
+        ),
+        lambda prepared: service.store_labels(
+            session, actor=actor, prepared=prepared, body_sha256=request.state.body_sha256
+        ),
     )
-    if (replayed := once.hold(session, response)) is not None:
-        return replayed
-    result = service.store_labels(
-        session, actor=actor, prepared=prepared, body_sha256=request.state.body_sha256
-    )
-    once.remember(session, result)
-    return result
 
 
 @router.get("/predictions", response_model=PredictionPage)

@@ -155,13 +155,12 @@ def store_predictions(
         duplicates=len(duplicates),
         duplicate_event_ids=duplicates,
     )
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="predictions.ingest",
-        subject="predictions",
-        payload={
+        actor,
+        "predictions.ingest",
+        "predictions",
+        {
             "body_sha256": body_sha256,
             "received": result.received,
             "stored": result.stored,
@@ -277,13 +276,12 @@ def store_labels(
         matched=prepared.matched,
         pending=len(rows) - prepared.matched,
     )
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="labels.ingest",
-        subject="labels",
-        payload={
+        actor,
+        "labels.ingest",
+        "labels",
+        {
             "body_sha256": body_sha256,
             **result.model_dump(),
             "batch": {"id": batch_id, "rows": count, "root": root},

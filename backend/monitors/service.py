@@ -144,13 +144,12 @@ def _apply_schedule(monitor: Monitor, schedule: ScheduleSpec | None) -> None:
 
 def _audit(session: Session, actor: Actor, action: str, monitor: Monitor) -> None:
     read = to_read(session, monitor)
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action=action,
-        subject=f"model:{read.model}/version:{read.version}/monitor:{monitor.id}",
-        payload=read.model_dump(mode="json", exclude={"next_run_at", "created_at", "updated_at"}),
+        actor,
+        action,
+        f"model:{read.model}/version:{read.version}/monitor:{monitor.id}",
+        read.model_dump(mode="json", exclude={"next_run_at", "created_at", "updated_at"}),
     )
 
 

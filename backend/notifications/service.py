@@ -51,14 +51,13 @@ def create(
     )
     session.add(channel)
     session.flush()
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="channel.create",
-        subject=f"channel:{channel.id}",
+        actor,
+        "channel.create",
+        f"channel:{channel.id}",
         # The secret is never written to the audit trail; only whether one is set.
-        payload={
+        {
             "name": channel.name,
             "kind": channel.kind,
             "url": channel.url,
@@ -81,11 +80,6 @@ def delete(session: Session, *, actor: Actor, channel_id: int) -> None:
         raise NotFound(f"no channel {channel_id}")
     channel.enabled = False
     session.flush()
-    audit_service.append(
-        session,
-        project_id=actor.project_id,
-        actor=actor.label,
-        action="channel.disable",
-        subject=f"channel:{channel.id}",
-        payload={"name": channel.name},
+    audit_service.record(
+        session, actor, "channel.disable", f"channel:{channel.id}", {"name": channel.name}
     )

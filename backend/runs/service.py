@@ -70,13 +70,12 @@ def queue_backfill(
     )
     session.add(job)
     session.flush()
-    audit_service.append(
+    audit_service.record(
         session,
-        project_id=monitor.project_id,
-        actor=actor.label,
-        action="backfill.queue",
-        subject=f"monitor:{monitor.id}/job:{job.id}",
-        payload={
+        actor,
+        "backfill.queue",
+        f"monitor:{monitor.id}/job:{job.id}",
+        {
             "job_id": job.id,
             "windows": len(ends),
             "first_window_end": job.windows[0] if ends else None,
