@@ -147,6 +147,15 @@ def tiny_torchscript(n_inputs: int = 3) -> bytes:
     return buffer.getvalue()
 
 
+# A cost monitor on the hour before each hourly run.
+HOURLY_COST_MONITOR = {
+    "name": "hourly-cost",
+    "kind": "cost",
+    "params": {"price_per_1k_predictions": 1.0},
+    "window": {"duration": "1h"},
+    "schedule": {"every": "1h"},
+}
+
 # A cost monitor over the factory records' day (DAY0) whose tiny budget raises an alert.
 OVER_BUDGET_MONITOR = {
     "name": "cost",

@@ -44,6 +44,7 @@ from backend.main import ROUTERS, create_app
 from backend.models import AuditEvent, Model, Monitor, NotificationAttempt
 from backend.notifications.delivery import deliver_due
 from tests.factories import (
+    HOURLY_COST_MONITOR,
     OVER_BUDGET_MONITOR,
     Tenant,
     over_budget_model,
@@ -155,15 +156,7 @@ def test_page_sizes_and_ids_are_bounded(client: TestClient, tenant: Tenant, path
 def test_a_backfill_is_bounded(client: TestClient, tenant: Tenant) -> None:
     register_model(client, tenant)
     monitor = client.post(
-        "/v1/models/churn/versions/v1/monitors",
-        json={
-            "name": "hourly",
-            "kind": "cost",
-            "params": {"price_per_1k_predictions": 1.0},
-            "window": {"duration": "1h"},
-            "schedule": {"every": "1h"},
-        },
-        headers=tenant.headers(),
+        "/v1/models/churn/versions/v1/monitors", json=HOURLY_COST_MONITOR, headers=tenant.headers()
     ).json()
     answer = client.post(
         f"/v1/monitors/{monitor['id']}/backfill",

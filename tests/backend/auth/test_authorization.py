@@ -11,6 +11,7 @@ from backend.api.roles import ROLE_PERMISSIONS, Permission, Role
 from backend.main import create_app
 from backend.models import ApiKey
 from tests.factories import (
+    HOURLY_COST_MONITOR,
     OVER_BUDGET_MONITOR,
     SCHEMA,
     counts,
@@ -89,15 +90,7 @@ def monitored(client, tenant):
         headers=tenant.headers(),
     )
     hourly = client.post(
-        "/v1/models/churn/versions/v1/monitors",
-        json={
-            "name": "hourly-cost",
-            "kind": "cost",
-            "params": {"price_per_1k_predictions": 1.0},
-            "window": {"duration": "1h"},
-            "schedule": {"every": "1h"},
-        },
-        headers=tenant.headers(),
+        "/v1/models/churn/versions/v1/monitors", json=HOURLY_COST_MONITOR, headers=tenant.headers()
     ).json()
     job = client.post(
         f"/v1/monitors/{hourly['id']}/backfill",

@@ -13,7 +13,7 @@ from backend.config import Settings
 from backend.db import Database
 from backend.models import CheckRun, Monitor
 from backend.scheduler import CheckScheduler
-from tests.factories import Tenant, record, register_model
+from tests.factories import HOURLY_COST_MONITOR, Tenant, record, register_model
 from tests.support.timeline import at, iso
 
 
@@ -26,15 +26,7 @@ def hourly_cost_monitor(client: TestClient, tenant: Tenant) -> dict:
     )
     assert posted.status_code == 200, posted.text
     created = client.post(
-        "/v1/models/churn/versions/v1/monitors",
-        json={
-            "name": "hourly-cost",
-            "kind": "cost",
-            "params": {"price_per_1k_predictions": 1.0},
-            "window": {"duration": "1h"},
-            "schedule": {"every": "1h"},
-        },
-        headers=tenant.headers(),
+        "/v1/models/churn/versions/v1/monitors", json=HOURLY_COST_MONITOR, headers=tenant.headers()
     )
     assert created.status_code == 201, created.text
     return created.json()
