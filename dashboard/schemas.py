@@ -181,20 +181,9 @@ class AlertPage(TypedDict):
     next_after_id: int | None
 
 
-class CheckRunRead(TypedDict):
-    id: int
-    monitor_id: int
-    trigger: str
-    window_start: str
-    window_end: str
-    status: str
-    rows: int
-    labeled_rows: int
-    reference_rows: int
-    device: str
-    duration_s: float
-    finished_at: str
-    error: str | None
+class CheckRunRead(CheckRunSummary):
+    """A run with its lineage and result."""
+
     rows_in_window: int
     window_sha256: str
     reference_sha256: str | None
