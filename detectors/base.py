@@ -37,6 +37,8 @@ class ColumnSpec:
     # whose index it receives.
     model_input: bool = True
     categories: tuple[str, ...] | None = None
+    # Numeric: the range the feature schema declares valid, when it declares one.
+    value_range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,15 @@ class Window:
     # The window's bounds, given by the caller: detectors never read a clock.
     start: datetime | None = None
     end: datetime | None = None
+    # What the model is: its task ("binary", "multiclass", "regression"), its classes
+    # as text in the order of its probability outputs, and the positive class.
+    task: str | None = None
+    classes: tuple[str, ...] | None = None
+    positive_class: str | None = None
+    # Multiclass: one column of probabilities per class, in ``classes`` order.
+    probabilities: tuple[str, ...] = ()
+    # Seconds from each prediction to its label's arrival (NaN when unlabelled).
+    label_delay: str | None = None
 
     def __len__(self) -> int:
         return len(self.frame)

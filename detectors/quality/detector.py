@@ -1,0 +1,222 @@
+"""Data quality of a window's inputs against the reference: missing values, values
+outside the reference's range (or the range the feature schema declares), unseen
+categories, constant or near-constant columns, rows whose inputs duplicate another
+row's, and a drop in traffic below the volume the reference implies.
+
+Statistics Evidently's ``DataSummaryPreset`` also reports (row count, missing share,
+min, max, mean, unique count, most common value's share) are computed as it computes
+them.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.base import BaseDetector, ColumnKind, ColumnSpec, Params, Result, Status, Window
+
+EXAMPLES = 5
+
+
+class QualityParams(Params):
+    max_missing_increase: float = Field(
+        default=0.05, ge=0, le=1, description="Missing share above the reference's by more than this."
+    )
+    max_out_of_range_share: float = Field(default=0.01, ge=0, le=1)
+    max_unseen_share: float = Field(default=0.01, ge=0, le=1)
+    near_constant_share: float = Field(
+        default=0.99, gt=0, le=1, description="A column whose most common value holds this share."
+    )
+    max_duplicate_share: float = Field(default=0.05, ge=0, le=1)
+    min_volume_ratio: float | None = Field(
+        default=0.5,
+        ge=0,
+        description="Alert when the window holds fewer rows than this share of the expected "
+        "volume (the reference's rows per second times the window's length).",
+    )
+    expected_rows: int | None = Field(
+        default=None, ge=1, description="The window's expected row count, when declared."
+    )
+
+
+class FeatureQuality(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: str
+    count: int
+    missing: int
+    missing_share: float
+    reference_missing_share: float | None
+    unique: int
+    most_common_share: float | None
+    constant: bool
+    near_constant: bool
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    range_low: float | None = None
+    range_high: float | None = None
+    range_source: str | None = None
+    out_of_range_share: float | None = None
+    unseen_share: float | None = None
+    unseen_examples: list[str] | None = None
+    issues: list[str]
+
+
+class DataQualityResult(Result):
+    rows: int
+    reference_rows: int
+    features: list[FeatureQuality]
+    duplicate_rows: int
+    duplicate_share: float
+    expected_rows: float | None
+    volume_ratio: float | None
+    alert_reasons: list[str]
+
+
+def _share(part: float, whole: int) -> float:
+    return float(part) / whole if whole else 0.0
+
+
+class DataQualityDetector(BaseDetector[QualityParams]):
+    kind: ClassVar[str] = "data_quality"
+    version: ClassVar[str] = "1"
+    params_model: ClassVar[type[QualityParams]] = QualityParams
+
+    def run(self, reference: Window, current: Window) -> DataQualityResult:
+        features = [self._feature(spec, reference, current) for spec in current.columns]
+        names = [spec.name for spec in current.columns if spec.name in current.frame]
+        rows = len(current)
+        duplicates = int(current.frame[names].duplicated().sum()) if names and rows else 0
+        duplicate_share = _share(duplicates, rows)
+        reasons = [f"{f.name}: {issue}" for f in features for issue in f.issues]
+        if duplicate_share > self.params.max_duplicate_share:
+            reasons.append(
+                f"{duplicate_share:.1%} of rows repeat another row's inputs "
+                f"(allowed {self.params.max_duplicate_share:.1%})"
+            )
+        expected = self._expected_rows(reference, current)
+        ratio = rows / expected if expected else None
+        floor = self.params.min_volume_ratio
+        if ratio is not None and floor is not None and ratio < floor:
+            reasons.append(
+                f"{rows} rows where about {expected:.0f} were expected "
+                f"({ratio:.0%} of the usual volume; alert below {floor:.0%})"
+            )
+        return DataQualityResult(
+            kind=self.kind,
+            version=self.version,
+            status=Status.ALERT if reasons else Status.OK,
+            rows=rows,
+            reference_rows=len(reference),
+            features=features,
+            duplicate_rows=duplicates,
+            duplicate_share=duplicate_share,
+            expected_rows=expected,
+            volume_ratio=ratio,
+            alert_reasons=reasons,
+        )
+
+    def _expected_rows(self, reference: Window, current: Window) -> float | None:
+        if self.params.expected_rows is not None:
+            return float(self.params.expected_rows)
+        spans = (reference.start, reference.end, current.start, current.end)
+        if any(s is None for s in spans) or not len(reference):
+            return None
+        assert reference.start and reference.end and current.start and current.end
+        ref_seconds = (reference.end - reference.start).total_seconds()
+        cur_seconds = (current.end - current.start).total_seconds()
+        return len(reference) * cur_seconds / ref_seconds if ref_seconds > 0 else None
+
+    def _feature(self, spec: ColumnSpec, reference: Window, current: Window) -> FeatureQuality:
+        p = self.params
+        values = current.frame[spec.name] if spec.name in current.frame else pd.Series(dtype=object)
+        ref_values = reference.frame[spec.name] if spec.name in reference.frame else None
+        rows = len(values)
+        missing = int(values.isna().sum())
+        present = values.dropna()
+        counts = present.value_counts()
+        top_share = float(counts.iloc[0]) / len(present) if len(present) else None
+        ref_missing = (
+            _share(int(ref_values.isna().sum()), len(ref_values))
+            if ref_values is not None and len(ref_values)
+            else None
+        )
+        issues: list[str] = []
+        missing_share = _share(missing, rows)
+        baseline = ref_missing or 0.0
+        if missing_share - baseline > p.max_missing_increase:
+            issues.append(f"{missing_share:.1%} missing (reference {baseline:.1%})")
+        constant = len(counts) <= 1 and rows > 0
+        near_constant = top_share is not None and top_share >= p.near_constant_share
+        ref_unique = ref_values.dropna().nunique() if ref_values is not None else 0
+        if constant and ref_unique > 1:
+            issues.append("constant in the window, varied in the reference")
+        elif near_constant and not constant and ref_unique > 1:
+            ref_top = ref_values.dropna().value_counts(normalize=True) if ref_values is not None else None
+            if ref_top is None or not len(ref_top) or float(ref_top.iloc[0]) < p.near_constant_share:
+                issues.append(f"near-constant: one value holds {top_share:.1%}")
+        extra: dict[str, object] = {}
+        if spec.kind == ColumnKind.NUMERIC:
+            numbers = pd.to_numeric(present, errors="coerce").to_numpy(dtype=np.float64)
+            extra.update(
+                min=float(numbers.min()) if len(numbers) else None,
+                max=float(numbers.max()) if len(numbers) else None,
+                mean=float(numbers.mean()) if len(numbers) else None,
+            )
+            low, high, source = self._range(spec, ref_values)
+            if low is not None and high is not None:
+                outside = int(np.sum((numbers < low) | (numbers > high)))
+                share = _share(outside, len(numbers))
+                extra.update(
+                    range_low=low, range_high=high, range_source=source, out_of_range_share=share
+                )
+                if share > p.max_out_of_range_share:
+                    issues.append(
+                        f"{share:.1%} of values outside the {source} range [{low:.4g}, {high:.4g}]"
+                    )
+        else:
+            known = set(spec.categories) if spec.categories else None
+            if known is None and ref_values is not None:
+                known = {str(v) for v in ref_values.dropna().unique()}
+            if known is not None:
+                text = present.astype(str)
+                unseen = text[~text.isin(known)]
+                share = _share(len(unseen), len(present))
+                extra.update(
+                    unseen_share=share,
+                    unseen_examples=sorted(unseen.unique().tolist())[:EXAMPLES],
+                )
+                if share > p.max_unseen_share:
+                    issues.append(f"{share:.1%} of values are categories the reference never had")
+        return FeatureQuality(
+            name=spec.name,
+            kind=spec.kind.value,
+            count=rows - missing,
+            missing=missing,
+            missing_share=missing_share,
+            reference_missing_share=ref_missing,
+            unique=int(len(counts)),
+            most_common_share=top_share,
+            constant=constant,
+            near_constant=near_constant,
+            issues=issues,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    @staticmethod
+    def _range(
+        spec: ColumnSpec, ref_values: pd.Series | None
+    ) -> tuple[float | None, float | None, str | None]:
+        if spec.value_range is not None:
+            return spec.value_range[0], spec.value_range[1], "declared"
+        if ref_values is None:
+            return None, None, None
+        numbers = pd.to_numeric(ref_values, errors="coerce").dropna()
+        if not len(numbers):
+            return None, None, None
+        return float(numbers.min()), float(numbers.max()), "reference"
