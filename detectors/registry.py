@@ -9,13 +9,19 @@ from detectors.base import BaseDetector
 from detectors.bias.detector import BiasDetector
 from detectors.cost.detector import CostDetector
 from detectors.drift.detector import DriftDetector
+from detectors.estimate.detector import EstimateDetector
 from detectors.explain.detector import ExplainDetector
+from detectors.performance.detector import PerformanceDetector
+from detectors.quality.detector import DataQualityDetector
 
 DETECTORS: dict[str, type[BaseDetector[Any]]] = {
     DriftDetector.kind: DriftDetector,
     BiasDetector.kind: BiasDetector,
     CostDetector.kind: CostDetector,
     ExplainDetector.kind: ExplainDetector,
+    PerformanceDetector.kind: PerformanceDetector,
+    EstimateDetector.kind: EstimateDetector,
+    DataQualityDetector.kind: DataQualityDetector,
 }
 
 

@@ -24,7 +24,62 @@ def causes(kind: str, result: dict[str, Any], params: dict[str, Any], alert_on: 
         return []
     if kind == "bias":
         return _bias(result, params)
+    if kind in ("performance", "estimated_performance"):
+        return _quality_metrics(kind, result)
+    if kind == "data_quality":
+        return _data_quality(result)
     return {"drift": _drift, "explain": _explain, "cost": _cost}[kind](result)
+
+
+def _quality_metrics(kind: str, result: dict[str, Any]) -> list[Cause]:
+    """One cause per metric that breaches a threshold: its value, the bound it broke."""
+    prefix = "estimated " if kind == "estimated_performance" else ""
+    return [
+        Cause(
+            key=f"{kind}:{decision['metric']}",
+            message="; ".join(f"{prefix}{b}" for b in decision["breaches"]),
+            details={
+                k: decision.get(k)
+                for k in (
+                    "metric",
+                    "value",
+                    "reference",
+                    "band_lower",
+                    "band_upper",
+                    "limit",
+                    "declared",
+                )
+            },
+        )
+        for decision in result.get("decisions", [])
+        if decision.get("breaches")
+    ]
+
+
+def _data_quality(result: dict[str, Any]) -> list[Cause]:
+    found = [
+        Cause(
+            key=f"data_quality:{feature['name']}",
+            message=f"Data quality of '{feature['name']}': " + "; ".join(feature["issues"]),
+            details={
+                k: feature.get(k)
+                for k in ("name", "missing_share", "out_of_range_share", "unseen_share")
+            },
+        )
+        for feature in result.get("features", [])
+        if feature.get("issues")
+    ]
+    feature_reasons = {f"{f['name']}: {i}" for f in result.get("features", []) for i in f["issues"]}
+    rest = [r for r in result.get("alert_reasons", []) if r not in feature_reasons]
+    if rest:
+        found.append(
+            Cause(
+                key="data_quality:window",
+                message="Data quality of the window: " + "; ".join(rest),
+                details={k: result.get(k) for k in ("rows", "expected_rows", "duplicate_share")},
+            )
+        )
+    return found
 
 
 def _fmt(value: Any) -> str:

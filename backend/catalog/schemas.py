@@ -20,6 +20,29 @@ class Task(StrEnum):
     REGRESSION = "regression"
 
 
+DeclaredMetric = Literal[
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "f1_macro",
+    "f1_weighted",
+    "specificity",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "ece",
+    "mae",
+    "rmse",
+    "mse",
+    "mape",
+    "r2",
+]
+REGRESSION_METRICS = frozenset({"mae", "rmse", "mse", "mape", "r2"})
+
+
 class FeatureType(StrEnum):
     NUMERIC = "numeric"
     CATEGORICAL = "categorical"
@@ -42,6 +65,11 @@ class FeatureSpec(BaseModel):
         description="Categorical only: the known categories, in order. A categorical model "
         "input is fed to the artifact as the index of its value in this list.",
     )
+    range: tuple[float, float] | None = Field(
+        default=None,
+        description="Numeric only: the valid [low, high]; data quality checks values "
+        "against it instead of the reference's range.",
+    )
 
     @model_validator(mode="after")
     def _categories_for_categorical(self) -> FeatureSpec:
@@ -50,6 +78,11 @@ class FeatureSpec(BaseModel):
                 raise ValueError("only categorical features have categories")
             if len(set(self.categories)) != len(self.categories):
                 raise ValueError("categories must be distinct")
+        if self.range is not None:
+            if self.dtype != FeatureType.NUMERIC:
+                raise ValueError("only numeric features have a range")
+            if not self.range[0] <= self.range[1]:
+                raise ValueError("range must be [low, high] with low <= high")
         if self.dtype == FeatureType.CATEGORICAL and self.model_input and self.categories is None:
             raise ValueError(
                 "a categorical model input needs its categories (their order defines the "
@@ -106,6 +139,12 @@ class VersionCreate(BaseModel):
     score_column: str = Field(default="score", min_length=1, max_length=200)
     label_column: str = Field(default="label", min_length=1, max_length=200)
     cost_profile: CostProfile = CostProfile()
+    declared_metrics: dict[DeclaredMetric, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description="The levels the version promises (EU AI Act Art. 15), e.g. "
+        '{"accuracy": 0.83, "roc_auc": 0.90}: performance and estimated-performance '
+        "monitors alert below a score's level (above an error's).",
+    )
 
     @field_validator("features")
     @classmethod
@@ -139,6 +178,7 @@ class VersionRead(BaseModel):
     score_column: str
     label_column: str
     cost_profile: CostProfile
+    declared_metrics: dict[str, float]
     artifact: ArtifactRead | None
     created_at: datetime
 
@@ -178,6 +218,7 @@ def version_read(model_name: str, task: str, version: Any) -> VersionRead:
         score_column=version.score_column,
         label_column=version.label_column,
         cost_profile=CostProfile.model_validate(version.cost_profile),
+        declared_metrics=version.declared_metrics or {},
         artifact=artifact,
         created_at=version.created_at,
     )

@@ -18,7 +18,7 @@ from backend.catalog.reference_io import (
     to_parquet,
 )
 from backend.catalog.sandbox import validate_in_sandbox
-from backend.catalog.schemas import ModelCreate, Task, VersionCreate
+from backend.catalog.schemas import REGRESSION_METRICS, ModelCreate, Task, VersionCreate
 from backend.catalog.storage import ArtifactStore
 from backend.config import Settings
 from backend.errors import Conflict, InvalidInput, NotFound
@@ -64,6 +64,7 @@ def create_version(
     if repository.get_version(session, model_id=model.id, version=version_in.version):
         raise Conflict(f"model '{model_name}' already has a version '{version_in.version}'")
     class_labels, positive_class = _class_settings(Task(model.task), version_in)
+    _check_declared(Task(model.task), set(version_in.declared_metrics))
     names = {f.name for f in version_in.features}
     reserved = {
         version_in.prediction_column,
@@ -88,6 +89,7 @@ def create_version(
         score_column=version_in.score_column,
         label_column=version_in.label_column,
         cost_profile=version_in.cost_profile.model_dump(mode="json"),
+        declared_metrics=dict(version_in.declared_metrics),
     )
     session.add(version)
     session.flush()
@@ -277,3 +279,14 @@ def list_references(
 ) -> Sequence[ReferenceDataset]:
     _, version = get_version(session, actor=actor, model_name=model_name, version=version_name)
     return repository.list_references(session, model_version_id=version.id)
+
+
+def _check_declared(task: Task, declared: set[str]) -> None:
+    regression = task == Task.REGRESSION
+    wrong = sorted(name for name in declared if (name in REGRESSION_METRICS) != regression)
+    if wrong:
+        kind = "regression" if regression else "classification"
+        raise InvalidInput(
+            f"declared_metrics names metrics a {kind} model does not have: {wrong}",
+            errors=[{"field": "declared_metrics", "message": f"not {kind} metrics: {wrong}"}],
+        )

@@ -27,6 +27,8 @@ class ModelVersion(Base):
     score_column: Mapped[str] = mapped_column(String(200), default="score")
     label_column: Mapped[str] = mapped_column(String(200), default="label")
     cost_profile: Mapped[dict[str, Any]] = mapped_column(JsonValue, default=dict)
+    # The metric levels the version promises (EU AI Act Art. 15's "declared levels").
+    declared_metrics: Mapped[dict[str, float]] = mapped_column(JsonValue, default=dict)
     artifact_sha256: Mapped[str | None] = mapped_column(String(64))
     artifact_path: Mapped[str | None] = mapped_column(String(500))
     artifact_size: Mapped[int | None] = mapped_column(BigInteger)

@@ -21,7 +21,11 @@ FIRST_WEEK = ReferenceSpec(kind="first_week")
 
 
 def default_monitors(
-    model: Model, version: ModelVersion, *, has_dataset: bool
+    model: Model,
+    version: ModelVersion,
+    *,
+    has_dataset: bool,
+    reference_columns: list[str] | None = None,
 ) -> tuple[list[MonitorCreate], list[str]]:
     """The monitors, and why any kind was left out."""
     baseline = ReferenceSpec() if has_dataset else FIRST_WEEK
@@ -73,6 +77,16 @@ def default_monitors(
                 severity="warning",
             )
         )
+    monitors.append(
+        MonitorCreate(
+            name="data_quality",
+            kind="data_quality",
+            reference=baseline,
+            severity="warning",
+            **DAILY_WINDOW_HOURLY,
+        )
+    )
+    _add_quality(monitors, skipped, model, version, set(reference_columns or []))
     cost = _cost_params(version.cost_profile or {})
     if cost is None:
         skipped.append("cost: the version's cost profile sets no price")
@@ -103,3 +117,48 @@ def _cost_params(profile: dict[str, Any]) -> dict[str, Any] | None:
     if profile.get("budget"):
         params["budget"] = profile["budget"]
     return params
+
+
+def _add_quality(
+    monitors: list[MonitorCreate],
+    skipped: list[str],
+    model: Model,
+    version: ModelVersion,
+    columns: set[str],
+) -> None:
+    """Realized performance needs a labelled reference; estimated performance needs
+    one too, with scores for a classifier (CBPE) or features for regression (DLE)."""
+    if version.label_column not in columns or version.prediction_column not in columns:
+        reason = "the reference dataset holds no labels and predictions"
+        skipped.append(f"performance: {reason}")
+        skipped.append(f"estimated_performance: {reason}")
+        return
+    monitors.append(
+        MonitorCreate(
+            name="performance",
+            kind="performance",
+            reference=ReferenceSpec(),
+            severity="critical",
+            # Labels arrive late: each run looks at a week of predictions.
+            window=WindowSpec(duration="7d"),
+            schedule=ScheduleSpec(every="1d"),
+        )
+    )
+    if model.task == "regression":
+        scored = True
+    elif model.task == "multiclass":
+        scored = all(f"proba:{c}" in columns for c in version.class_labels or [])
+    else:
+        scored = version.score_column in columns
+    if not scored:
+        skipped.append("estimated_performance: the reference dataset holds no scores")
+        return
+    monitors.append(
+        MonitorCreate(
+            name="estimated_performance",
+            kind="estimated_performance",
+            reference=ReferenceSpec(),
+            severity="critical",
+            **DAILY_WINDOW_HOURLY,
+        )
+    )

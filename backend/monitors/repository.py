@@ -45,6 +45,17 @@ def has_reference_dataset(session: Session, *, model_version_id: int) -> bool:
     return found is not None
 
 
+def newest_reference_columns(session: Session, *, model_version_id: int) -> list[str] | None:
+    """The columns of the version's newest reference dataset; None when it has none."""
+    columns: list[str] | None = session.scalar(
+        select(ReferenceDataset.columns)
+        .where(ReferenceDataset.model_version_id == model_version_id)
+        .order_by(ReferenceDataset.id.desc())
+        .limit(1)
+    )
+    return columns
+
+
 def of_model(session: Session, *, model_id: int) -> list[tuple[Monitor, str]]:
     """Every monitor of the model's versions, with its version's name, in version order."""
     rows = session.execute(

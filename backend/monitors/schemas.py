@@ -8,7 +8,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from backend.monitors.specs import cron_trigger, parse_duration
 from detectors.registry import DETECTORS
 
-Kind = Literal["drift", "bias", "explain", "cost"]
+Kind = Literal[
+    "drift", "bias", "explain", "cost", "performance", "estimated_performance", "data_quality"
+]
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
@@ -175,4 +177,12 @@ class BackfillRequest(Strict):
         return self
 
 
-assert set(DETECTORS) == {"drift", "bias", "explain", "cost"}, "Kind must list every detector"
+assert set(DETECTORS) == {
+    "drift",
+    "bias",
+    "explain",
+    "cost",
+    "performance",
+    "estimated_performance",
+    "data_quality",
+}, "Kind must list every detector"

@@ -226,8 +226,10 @@ def create_defaults(
     model, version = catalog_service.get_version(
         session, actor=actor, model_name=model_name, version=version_name
     )
-    has_dataset = repository.has_reference_dataset(session, model_version_id=version.id)
-    specs, skipped = default_monitors(model, version, has_dataset=has_dataset)
+    columns = repository.newest_reference_columns(session, model_version_id=version.id)
+    specs, skipped = default_monitors(
+        model, version, has_dataset=columns is not None, reference_columns=columns or []
+    )
     created = []
     for spec in specs:
         existing = repository.by_name(session, model_version_id=version.id, name=spec.name)

@@ -7,7 +7,9 @@ that fails is stored as an ``error`` run; nothing here raises into the scheduler
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import pickle
 import time
 import traceback
 from collections.abc import Sequence
@@ -32,15 +34,18 @@ from backend.runs import repository
 from backend.runs.lineage import library_versions, record_sha256
 from backend.runs.report import build_report
 from backend.runs.windows.load import (
-    NEEDS,
     LoadedReference,
     LoadedWindow,
     empty_reference,
     load_dataset,
     load_window,
+    needs_for,
 )
 from detectors.base import Result
+from detectors.estimate.detector import EstimateDetector
+from detectors.estimate.dle import FittedDLE
 from detectors.explain.detector import ExplainDetector
+from detectors.performance.detector import PerformanceDetector
 from detectors.registry import build
 
 logger = logging.getLogger(__name__)
@@ -94,7 +99,8 @@ def _reference(
 ) -> tuple[LoadedReference, tuple[datetime, datetime] | None]:
     """The monitor's pinned baseline, and the first week to pin when a first_week
     reference has just become complete."""
-    needs = NEEDS[monitor.kind]
+    task = repository.model_task(session, version)
+    needs = needs_for(monitor.kind, task)
     pin = None
     start, end = monitor.reference_start, monitor.reference_end
     if monitor.reference_kind == "first_week":
@@ -120,7 +126,7 @@ def _reference(
         )
     dataset = session.get(ReferenceDataset, monitor.reference_dataset_id)
     assert dataset is not None
-    return load_dataset(store, version, dataset, needs), None
+    return load_dataset(store, version, dataset, needs, task), None
 
 
 @dataclass
@@ -137,6 +143,10 @@ class Plan:
     pin_reference: tuple[datetime, datetime] | None = None
     # Explain: the reference's importance from an earlier run with the same lineage.
     reference_importance: dict[str, float] | None = None
+    # Performance and estimated performance: the levels the version declares.
+    declared: dict[str, float] | None = None
+    # DLE: the nanny model an earlier run trained on the same reference.
+    nanny: FittedDLE | None = None
 
 
 def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: datetime) -> Plan:
@@ -149,7 +159,7 @@ def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: 
             version,
             start,
             end,
-            needs=NEEDS[monitor.kind],
+            needs=needs_for(monitor.kind, repository.model_task(session, version)),
             max_rows=monitor.max_rows,
             sample_seed=monitor.id * 1_000_003 + int(end.timestamp()),
         )
@@ -161,7 +171,12 @@ def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: 
                 raise ValueError("the version has no TorchScript artifact to explain")
             artifact = store.read(version.artifact_path)
             known = _known_reference_importance(session, monitor, version, reference.sha256)
-        return Plan(monitor, version, start, end, current, reference, artifact, None, pin, known)
+        plan = Plan(monitor, version, start, end, current, reference, artifact, None, pin, known)
+        if monitor.kind in ("performance", "estimated_performance"):
+            plan.declared = dict(version.declared_metrics or {})
+        if monitor.kind == "estimated_performance":
+            plan.nanny = _known_nanny(session, store, monitor, reference.sha256)
+        return plan
     except Exception as error:  # stored as the run's error; the scheduler goes on
         logger.exception("loading check %s failed", monitor.id)
         return Plan(
@@ -187,6 +202,41 @@ def _known_reference_importance(
         return None
     importance = previous.result.get("reference_importance")
     return dict(importance) if importance else None
+
+
+NANNY_DIR = "nanny"
+
+
+def _nanny_path(monitor_id: int, sha256: str) -> str:
+    return f"{NANNY_DIR}/{monitor_id}/{sha256}.pkl"
+
+
+def _known_nanny(
+    session: Session, store: ArtifactStore, monitor: Monitor, reference_sha256: str | None
+) -> FittedDLE | None:
+    """The DLE nanny model the monitor's latest completed run trained on the same
+    reference rows with the same params, read back only if its bytes still hash to
+    the digest that run recorded (and audited)."""
+    if reference_sha256 is None:
+        return None
+    previous = repository.latest_nanny_run(
+        session,
+        monitor_id=monitor.id,
+        reference_sha256=reference_sha256,
+        detector_version=EstimateDetector.version,
+    )
+    if previous is None or previous.params != monitor.params or previous.artifact_sha256 is None:
+        return None
+    try:
+        data = store.read(_nanny_path(monitor.id, previous.artifact_sha256))
+    except FileNotFoundError:
+        return None
+    if hashlib.sha256(data).hexdigest() != previous.artifact_sha256:
+        logger.warning("nanny model of monitor %s does not match its digest", monitor.id)
+        return None
+    # Our own file, checked against the digest its run recorded in the audit chain.
+    nanny = pickle.loads(data)
+    return nanny if isinstance(nanny, FittedDLE) else None
 
 
 def _report_or_error(store: ArtifactStore, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -221,7 +271,12 @@ def compute(plan: Plan, settings: Settings) -> Outcome:
             detector = detector.with_model(model, device)
             if plan.reference_importance is not None:
                 detector = detector.with_reference_importance(plan.reference_importance)
+        if isinstance(detector, PerformanceDetector | EstimateDetector) and plan.declared:
+            detector = detector.with_declared(plan.declared)
+        if isinstance(detector, EstimateDetector):
+            detector = detector.with_nanny(plan.nanny)
         result: Result = detector.run(plan.reference.window, plan.current.window)
+        nanny = detector.nanny if isinstance(detector, EstimateDetector) else None
         if device == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
@@ -236,6 +291,13 @@ def compute(plan: Plan, settings: Settings) -> Outcome:
                 rows=report_rows,
                 seed=monitor.id,
             )
+        if nanny is not None:
+            data = nanny.to_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            ArtifactStore(settings.resolved_artifact_dir).write(
+                _nanny_path(monitor.id, digest), data
+            )
+            dumped["nanny_sha256"] = digest
         return Outcome(result.status.value, dumped, None, name, seconds)
     except Exception as error:
         seconds = time.perf_counter() - started
@@ -281,7 +343,7 @@ def _store(
         detector_version=build(monitor.kind, monitor.params).version,
         params=monitor.params,
         library_versions=library_versions(),
-        artifact_sha256=plan.version.artifact_sha256 if monitor.kind == "explain" else None,
+        artifact_sha256=_lineage_artifact(monitor, plan, outcome),
         device=outcome.device,
         started_at=started_at,
         finished_at=finished,
@@ -321,6 +383,17 @@ def _store(
         },
     )
     return run, changes
+
+
+def _lineage_artifact(monitor: Monitor, plan: Plan, outcome: Outcome) -> str | None:
+    """The model a run computed with: the served artifact for explain, the DLE nanny
+    model for estimated performance."""
+    if monitor.kind == "explain":
+        return plan.version.artifact_sha256
+    if monitor.kind == "estimated_performance" and outcome.result:
+        digest = outcome.result.get("nanny_sha256")
+        return str(digest) if digest else None
+    return None
 
 
 def _count(run: CheckRun, changes: dict[str, list[int]], severity: str, started: float) -> None:

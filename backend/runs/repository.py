@@ -20,6 +20,11 @@ def first_prediction_at(session: Session, version_id: int) -> datetime | None:
     return found
 
 
+def model_task(session: Session, version: ModelVersion) -> str:
+    task: str = session.execute(select(Model.task).where(Model.id == version.model_id)).scalar_one()
+    return task
+
+
 def has_scores(session: Session, version: ModelVersion, start: datetime, end: datetime) -> bool:
     """Whether any prediction of the window logged a score (one index range scan)."""
     found = session.execute(
@@ -39,6 +44,25 @@ def run_for_window(session: Session, monitor_id: int, window_end: datetime) -> C
     return session.scalars(
         select(CheckRun).where(CheckRun.monitor_id == monitor_id, CheckRun.window_end == window_end)
     ).one_or_none()
+
+
+def latest_nanny_run(
+    session: Session, *, monitor_id: int, reference_sha256: str, detector_version: str
+) -> CheckRun | None:
+    """The monitor's newest completed run over the same reference rows that trained a
+    nanny model (its digest is the run's artifact_sha256)."""
+    return session.scalars(
+        select(CheckRun)
+        .where(
+            CheckRun.monitor_id == monitor_id,
+            CheckRun.status.in_(("ok", "warning", "alert")),
+            CheckRun.reference_sha256 == reference_sha256,
+            CheckRun.artifact_sha256.is_not(None),
+            CheckRun.detector_version == detector_version,
+        )
+        .order_by(CheckRun.id.desc())
+        .limit(1)
+    ).first()
 
 
 def latest_completed_run(

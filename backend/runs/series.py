@@ -71,6 +71,26 @@ def metrics(kind: str, result: dict[str, Any] | None) -> dict[str, float]:
             found[name] = _number(current.get(name))
         for name in ("budget_burn", "forecast_period_cost", "per_prediction_shift"):
             found[name] = _number(result.get(name))
+    elif kind == "performance":
+        for name, value in (result.get("metrics") or {}).items():
+            found[name] = _number(value)
+        for name, interval in (result.get("intervals") or {}).items():
+            found[f"{name}:low"] = _number(interval.get("low"))
+            found[f"{name}:high"] = _number(interval.get("high"))
+        found["label_coverage"] = _number((result.get("coverage") or {}).get("share"))
+    elif kind == "estimated_performance":
+        for name, estimate in (result.get("estimates") or {}).items():
+            found[name] = _number(estimate.get("value"))
+            found[f"{name}:low"] = _number(estimate.get("lower_confidence"))
+            found[f"{name}:high"] = _number(estimate.get("upper_confidence"))
+        for name, value in (result.get("realized") or {}).items():
+            found[f"realized:{name}"] = _number(value)
+    elif kind == "data_quality":
+        found["rows"] = _number(result.get("rows"))
+        found["duplicate_share"] = _number(result.get("duplicate_share"))
+        found["volume_ratio"] = _number(result.get("volume_ratio"))
+        for feature in result.get("features", []):
+            found[f"missing_share:{feature['name']}"] = _number(feature.get("missing_share"))
     return {k: v for k, v in found.items() if v is not None}
 
 

@@ -98,10 +98,10 @@ def estimate_roc_auc(calibrated: np.ndarray, uncalibrated: np.ndarray) -> float:
     order = np.argsort(uncalibrated)[::-1]
     expected = calibrated[order]
     with np.errstate(divide="ignore", invalid="ignore"):
-        tps = np.cumsum(expected)
-        fps = 1 + np.arange(len(expected)) - tps
-        tps = np.round(np.r_[0, tps], 5)
-        fps = np.round(np.r_[0, fps], 5)
+        cumulative = np.cumsum(expected)
+        false_cumulative = 1 + np.arange(len(expected)) - cumulative
+        tps = np.asarray(np.round(np.r_[0, cumulative], 5))
+        fps = np.asarray(np.round(np.r_[0, false_cumulative], 5))
         return float(trapezoid_auc(fps / fps[-1], tps / tps[-1]))
 
 

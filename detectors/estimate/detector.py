@@ -88,6 +88,9 @@ class EstimateDetector(BaseDetector[EstimateParams]):
 
     def run(self, reference: Window, current: Window) -> EstimatedPerformanceResult:
         task = current.task or "binary"
+        if current.prediction is None or not len(current):
+            method = "dle" if task == "regression" else "cbpe"
+            return self._insufficient(task, method, len(current), "the window has no predictions")
         if task == "regression":
             return self._dle(reference, current)
         return self._cbpe(reference, current, task)
@@ -280,7 +283,7 @@ class EstimateDetector(BaseDetector[EstimateParams]):
             decisions=decisions,
             declared=self.declared,
             alert_reasons=reasons,
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
 
     def _insufficient(

@@ -174,6 +174,9 @@ class PerformanceDetector(BaseDetector[PerformanceParams]):
     def run(self, reference: Window, current: Window) -> PerformanceResult:
         task = current.task or "binary"
         coverage = _coverage(current)
+        if current.prediction is None or current.label is None:
+            names = self.params.metrics or default_metrics(task, False)
+            return self._insufficient(task, coverage, names, 0)
         if task == "regression":
             return self._regression(reference, current, coverage)
         return self._classification(reference, current, coverage, task)

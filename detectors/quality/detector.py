@@ -23,7 +23,10 @@ EXAMPLES = 5
 
 class QualityParams(Params):
     max_missing_increase: float = Field(
-        default=0.05, ge=0, le=1, description="Missing share above the reference's by more than this."
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Missing share above the reference's by more than this.",
     )
     max_out_of_range_share: float = Field(default=0.01, ge=0, le=1)
     max_unseen_share: float = Field(default=0.01, ge=0, le=1)
@@ -88,6 +91,20 @@ class DataQualityDetector(BaseDetector[QualityParams]):
     params_model: ClassVar[type[QualityParams]] = QualityParams
 
     def run(self, reference: Window, current: Window) -> DataQualityResult:
+        if not len(current):
+            return DataQualityResult(
+                kind=self.kind,
+                version=self.version,
+                status=Status.INSUFFICIENT_DATA,
+                rows=0,
+                reference_rows=len(reference),
+                features=[],
+                duplicate_rows=0,
+                duplicate_share=0.0,
+                expected_rows=self._expected_rows(reference, current),
+                volume_ratio=0.0 if self._expected_rows(reference, current) else None,
+                alert_reasons=[],
+            )
         features = [self._feature(spec, reference, current) for spec in current.columns]
         names = [spec.name for spec in current.columns if spec.name in current.frame]
         rows = len(current)
@@ -124,10 +141,14 @@ class DataQualityDetector(BaseDetector[QualityParams]):
     def _expected_rows(self, reference: Window, current: Window) -> float | None:
         if self.params.expected_rows is not None:
             return float(self.params.expected_rows)
-        spans = (reference.start, reference.end, current.start, current.end)
-        if any(s is None for s in spans) or not len(reference):
+        if (
+            reference.start is None
+            or reference.end is None
+            or current.start is None
+            or current.end is None
+            or not len(reference)
+        ):
             return None
-        assert reference.start and reference.end and current.start and current.end
         ref_seconds = (reference.end - reference.start).total_seconds()
         cur_seconds = (current.end - current.start).total_seconds()
         return len(reference) * cur_seconds / ref_seconds if ref_seconds > 0 else None
@@ -135,7 +156,7 @@ class DataQualityDetector(BaseDetector[QualityParams]):
     def _feature(self, spec: ColumnSpec, reference: Window, current: Window) -> FeatureQuality:
         p = self.params
         values = current.frame[spec.name] if spec.name in current.frame else pd.Series(dtype=object)
-        ref_values = reference.frame[spec.name] if spec.name in reference.frame else None
+        ref_values = reference.frame.get(spec.name)
         rows = len(values)
         missing = int(values.isna().sum())
         present = values.dropna()
@@ -157,8 +178,14 @@ class DataQualityDetector(BaseDetector[QualityParams]):
         if constant and ref_unique > 1:
             issues.append("constant in the window, varied in the reference")
         elif near_constant and not constant and ref_unique > 1:
-            ref_top = ref_values.dropna().value_counts(normalize=True) if ref_values is not None else None
-            if ref_top is None or not len(ref_top) or float(ref_top.iloc[0]) < p.near_constant_share:
+            ref_top = (
+                ref_values.dropna().value_counts(normalize=True) if ref_values is not None else None
+            )
+            if (
+                ref_top is None
+                or not len(ref_top)
+                or float(ref_top.iloc[0]) < p.near_constant_share
+            ):
                 issues.append(f"near-constant: one value holds {top_share:.1%}")
         extra: dict[str, object] = {}
         if spec.kind == ColumnKind.NUMERIC:
@@ -200,12 +227,12 @@ class DataQualityDetector(BaseDetector[QualityParams]):
             missing=missing,
             missing_share=missing_share,
             reference_missing_share=ref_missing,
-            unique=int(len(counts)),
+            unique=len(counts),
             most_common_share=top_share,
             constant=constant,
             near_constant=near_constant,
             issues=issues,
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
 
     @staticmethod

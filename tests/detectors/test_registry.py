@@ -25,6 +25,9 @@ MINIMAL_PARAMS: dict[str, dict[str, Any]] = {
     "bias": {},
     "cost": {"price_per_1k_predictions": 0.5},
     "explain": {"nsamples": 64, "max_rows": 5},
+    "performance": {},
+    "estimated_performance": {},
+    "data_quality": {},
 }
 
 

@@ -21,7 +21,7 @@ from backend.catalog.storage import ArtifactStore
 from backend.models import ModelVersion, ReferenceDataset
 from backend.runs import repository
 from backend.runs.windows.postgresql import fetch_postgresql
-from backend.runs.windows.query import RawColumns, WindowQuery, dialect
+from backend.runs.windows.query import LABEL_DELAY, RawColumns, WindowQuery, dialect
 from backend.runs.windows.sqlite import fetch_sqlite
 from detectors.base import ColumnKind, ColumnSpec, Window
 
@@ -43,6 +43,8 @@ class Needs:
     features: str  # "all" | "sensitive" | "none"
     labels: bool
     floats: tuple[str, ...] = ()
+    # Multiclass probabilities (read only for a multiclass model).
+    probabilities: bool = False
 
 
 COST_COLUMNS = ("latency_ms", "compute_seconds")
@@ -51,7 +53,21 @@ NEEDS = {
     "bias": Needs("sensitive", labels=True),
     "explain": Needs("all", labels=False),
     "cost": Needs("none", labels=False, floats=COST_COLUMNS),
+    "performance": Needs("none", labels=True, floats=("score", LABEL_DELAY), probabilities=True),
+    "estimated_performance": Needs("all", labels=True, floats=("score",), probabilities=True),
+    "data_quality": Needs("all", labels=False),
 }
+# The column a reference dataset holds each class's probability in: "proba:<class>".
+PROBA_PREFIX = "proba:"
+
+
+def needs_for(kind: str, task: str) -> Needs:
+    """What a run of ``kind`` reads for a model of ``task``: CBPE needs no features,
+    only DLE's nanny model does."""
+    needs = NEEDS[kind]
+    if kind == "estimated_performance" and task != "regression":
+        return Needs("none", labels=True, floats=needs.floats, probabilities=True)
+    return needs
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,7 @@ def column_specs(version: ModelVersion) -> tuple[ColumnSpec, ...]:
             sensitive=bool(f.get("sensitive", False)),
             model_input=bool(f.get("model_input", True)),
             categories=tuple(f["categories"]) if f.get("categories") else None,
+            value_range=(float(f["range"][0]), float(f["range"][1])) if f.get("range") else None,
         )
         for f in version.features
     )
@@ -125,7 +142,9 @@ def load_window(
     """Predictions of ``version`` with ``start <= occurred_at < end`` (labels joined
     by event_id), in id order, indexed by event_id."""
     specs = _selected(version, needs)
+    task = repository.model_task(session, version)
     outputs = needs.features != "none" or needs.labels
+    probabilities = needs.probabilities and task == "multiclass"
     floats = tuple(
         name
         for name in needs.floats
@@ -141,6 +160,7 @@ def load_window(
             outputs=outputs,
             labels=needs.labels,
             floats=floats,
+            probabilities=probabilities,
         ),
     )
     data: dict[str, Any] = {}
@@ -154,6 +174,11 @@ def load_window(
         data[version.prediction_column] = pd.Series(raw.values["prediction"].tolist())
     for name in floats:
         data[version.score_column if name == "score" else name] = raw.floats[name]
+    classes = class_texts(version)
+    proba_columns: tuple[str, ...] = ()
+    if probabilities:
+        proba_columns = tuple(PROBA_PREFIX + c for c in classes)
+        data.update(probability_columns(raw.values["probabilities"], classes))
     if needs.labels:
         data[version.label_column] = pd.Series(raw.values["label"].tolist())
     frame = pd.DataFrame(
@@ -177,8 +202,32 @@ def load_window(
         label=version.label_column if needs.labels else None,
         start=start,
         end=end,
+        task=task,
+        classes=classes,
+        positive_class=_as_text(version.positive_class)
+        if version.positive_class is not None
+        else None,
+        probabilities=proba_columns,
+        label_delay=LABEL_DELAY if LABEL_DELAY in floats else None,
     )
     return LoadedWindow(window, rows_in_window, labeled, frame_sha256(frame), sampling)
+
+
+def class_texts(version: ModelVersion) -> tuple[str, ...]:
+    return tuple(t for t in (_as_text(c) for c in version.class_labels or ()) if t is not None)
+
+
+def probability_columns(values: np.ndarray, classes: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """One float column per class from each row's JSON object of probabilities
+    (keys as text; NaN where a row logged none)."""
+    out = {PROBA_PREFIX + c: np.full(len(values), np.nan) for c in classes}
+    for row, value in enumerate(values):
+        if isinstance(value, dict):
+            for key, probability in value.items():
+                column = out.get(PROBA_PREFIX + str(key))
+                if column is not None and isinstance(probability, int | float):
+                    column[row] = float(probability)
+    return out
 
 
 @dataclass(frozen=True)
@@ -189,7 +238,11 @@ class LoadedReference:
 
 
 def load_dataset(
-    store: ArtifactStore, version: ModelVersion, dataset: ReferenceDataset, needs: Needs
+    store: ArtifactStore,
+    version: ModelVersion,
+    dataset: ReferenceDataset,
+    needs: Needs,
+    task: str | None = None,
 ) -> LoadedReference:
     frame = pd.read_parquet(io.BytesIO(store.read(dataset.storage_path)))
     specs = _selected(version, needs)
@@ -197,6 +250,8 @@ def load_dataset(
     label = version.label_column if version.label_column in present else None
     prediction = version.prediction_column if version.prediction_column in present else None
     score = version.score_column if version.score_column in present else None
+    classes = class_texts(version)
+    proba_columns = tuple(PROBA_PREFIX + c for c in classes)
     return LoadedReference(
         window=Window(
             frame=frame,
@@ -204,6 +259,12 @@ def load_dataset(
             prediction=prediction,
             score=score,
             label=label if needs.labels else None,
+            task=task,
+            classes=classes,
+            positive_class=(
+                _as_text(version.positive_class) if version.positive_class is not None else None
+            ),
+            probabilities=proba_columns if all(c in present for c in proba_columns) else (),
         ),
         sha256=dataset.content_sha256,
         source=f"dataset:{dataset.name}@{dataset.content_sha256[:12]}",

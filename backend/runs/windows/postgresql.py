@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from backend.models import Label, Prediction
 from backend.runs.windows.decode import decode_json, floats, read_csv, strings
-from backend.runs.windows.query import RawColumns, WindowQuery, float_names, id_chunks, label_join
+from backend.runs.windows.query import (
+    RawColumns,
+    WindowQuery,
+    float_column,
+    float_names,
+    id_chunks,
+    label_join,
+)
 
 # Lines per string_agg value: a few tens of MB of text each.
 PG_CHUNK_ROWS = 100_000
@@ -95,7 +102,9 @@ def fetch_postgresql(session: Session, query: WindowQuery) -> RawColumns:
     fields += [(f"c{i}", features.op("->")(literal(n)), True) for i, n in enumerate(categorical)]
     if query.outputs:
         fields.append(("prediction", Prediction.prediction, True))
-    fields += [(name, getattr(Prediction, name), False) for name in query.floats]
+    if query.probabilities:
+        fields.append(("probabilities", Prediction.probabilities, True))
+    fields += [(name, float_column(name, "postgresql"), False) for name in query.floats]
     if query.labels:
         fields.append(("label", Label.label, True))
     line = func.concat_ws(
@@ -113,7 +122,7 @@ def fetch_postgresql(session: Session, query: WindowQuery) -> RawColumns:
         def chunk_text(bounded: list[ColumnElement[bool]], conn: Connection) -> str:
             # No ORDER BY: sorting the wide lines would spill to disk; Arrow sorts.
             statement = select(func.string_agg(line, literal("\n"))).where(*bounded)
-            if query.labels:
+            if query.joins_labels:
                 statement = statement.outerjoin(Label, label_join())
             return conn.execute(statement).scalar_one() or ""
 
@@ -129,7 +138,7 @@ def fetch_postgresql(session: Session, query: WindowQuery) -> RawColumns:
         else pa.table({n: pa.array([], type=types[n]) for n in names})
     )
     values = {n: decode_json(strings(table.column(f"c{i}"))) for i, n in enumerate(categorical)}
-    for name in ("prediction", "label"):
+    for name in ("prediction", "label", "probabilities"):
         if name in names:
             values[name] = decode_json(strings(table.column(name)))
     return RawColumns(

@@ -24,8 +24,15 @@ class WindowQuery:
     end: datetime
     outputs: bool
     labels: bool
-    # Float columns of the prediction row: latency_ms, compute_seconds, score.
+    # Float columns of the prediction row: latency_ms, compute_seconds, score; and
+    # label_delay, seconds from the prediction to its label's arrival.
     floats: tuple[str, ...] = ()
+    # The multiclass probabilities (a JSON object per row).
+    probabilities: bool = False
+
+    @property
+    def joins_labels(self) -> bool:
+        return self.labels or LABEL_DELAY in self.floats
 
     @property
     def numeric(self) -> list[str]:
@@ -93,6 +100,20 @@ def float_names(query: WindowQuery) -> list[str]:
     return list(query.floats)
 
 
+LABEL_DELAY = "label_delay"
+
+
+def float_column(name: str, dialect_name: str) -> ColumnElement[Any]:
+    """A float column of the window: a prediction column, or the label's delay."""
+    if name != LABEL_DELAY:
+        column: ColumnElement[Any] = getattr(Prediction, name)
+        return column
+    if dialect_name == "postgresql":
+        return func.extract("epoch", Label.received_at - Prediction.occurred_at)
+    # SQLite stores both as ISO text; julianday reads it to ~10 microseconds.
+    return (func.julianday(Label.received_at) - func.julianday(Prediction.occurred_at)) * 86400.0
+
+
 def empty(query: WindowQuery) -> RawColumns:
     empty_object = np.empty(0, dtype=object)
     values = dict.fromkeys(query.categorical, empty_object)
@@ -100,6 +121,8 @@ def empty(query: WindowQuery) -> RawColumns:
         values["prediction"] = empty_object
     if query.labels:
         values["label"] = empty_object
+    if query.probabilities:
+        values["probabilities"] = empty_object
     return RawColumns(
         event_ids=empty_object,
         numeric={n: np.empty(0) for n in query.numeric},

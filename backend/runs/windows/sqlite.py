@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from backend.models import Label, Prediction
 from backend.runs.windows.decode import decode_json, decode_rows, floats, read_csv
 from backend.runs.windows.query import (
+    LABEL_DELAY,
     RawColumns,
     WindowQuery,
     empty,
+    float_column,
     id_chunks,
     json_text,
     label_join,
@@ -84,12 +86,14 @@ def _sqlite_chunk(
     if unaddressable:
         columns.append(func.group_concat(json_text(Prediction.features), newline))
     outputs = {"prediction": Prediction.prediction} if query.outputs else {}
+    if query.probabilities:
+        outputs["probabilities"] = Prediction.probabilities
     if query.labels:
         outputs["label"] = Label.label
     for value in outputs.values():
         columns.append(func.group_concat(_exactjson_text(value), newline))
     statement = select(*[type_coerce(c, String) for c in columns]).where(*bounded)
-    if query.labels:
+    if "label" in outputs:
         statement = statement.outerjoin(Label, label_join())
     texts = list(session.execute(statement).one())
     # group_concat's order is the scan's: every column shares it, the ids give it.
@@ -156,13 +160,18 @@ def _sqlite_row_by_row(
     group_concat) that does not always read back as the same double."""
     columns: dict[str, Any] = {"id": Prediction.id}
     for name in query.floats:
-        columns[name] = getattr(Prediction, name)
+        columns[name] = float_column(name, "sqlite")
+    sources = {
+        "prediction": Prediction.prediction,
+        "label": Label.label,
+        "probabilities": Prediction.probabilities,
+    }
     for name in json_columns:
-        columns[name] = json_text(Prediction.prediction if name == "prediction" else Label.label)
+        columns[name] = json_text(sources[name])
     if len(columns) == 1:
         return
     statement = select(*columns.values()).where(*bounded)
-    if "label" in json_columns:
+    if "label" in json_columns or LABEL_DELAY in query.floats:
         statement = statement.outerjoin(Label, label_join())
     result = session.connection().execute(statement)
     # The driver's rows as they are, converted by numpy in C: SQLAlchemy's per-row

@@ -66,8 +66,10 @@ def test_defaults_follow_the_version_and_are_idempotent(client, tenant):
     register_model(client, tenant)
     first = client.post(URL + ":default", headers=tenant.headers()).json()
     kinds = {m["kind"] for m in first["created"]}
-    assert kinds == {"drift", "bias", "cost"}  # no artifact: explain is skipped, with a reason
+    # No artifact: explain is skipped; no labelled reference: so is performance.
+    assert kinds == {"drift", "bias", "cost", "data_quality"}
     assert any(s.startswith("explain:") for s in first["skipped"])
+    assert any(s.startswith("performance: the reference dataset") for s in first["skipped"])
     bias = next(m for m in first["created"] if m["kind"] == "bias")
     assert bias["params"]["positive_label"] == 1
     second = client.post(URL + ":default", headers=tenant.headers()).json()

@@ -144,7 +144,8 @@ def test_scheduled_checks_alert_notify_and_are_audited(e2e, tenant, database, mo
     secret = channel.json()["signing_secret"]
     created = client.post("/v1/models/loans/versions/v1/monitors:default", headers=admin).json()
     names = {m["name"]: m["id"] for m in created["created"]}
-    assert set(names) == {"drift", "bias", "explain", "cost"}
+    # The reference holds labels but no scores: performance, and no estimate.
+    assert set(names) == {"drift", "bias", "explain", "cost", "data_quality", "performance"}
     # The default explain check runs daily; hourly here, so this hour's tick runs it.
     patched = client.patch(
         f"/v1/monitors/{names['explain']}", json={"schedule": {"every": "1h"}}, headers=admin

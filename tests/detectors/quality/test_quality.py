@@ -120,6 +120,7 @@ def test_duplicates_and_volume_drop() -> None:
     assert declared["volume_ratio"] == pytest.approx(0.03)
 
 
-def test_empty_window_is_not_an_exception() -> None:
+def test_empty_window_is_insufficient_data_not_an_exception() -> None:
     result = run(window(frame(100, 12)), window(frame(0, 13)))
-    assert result["rows"] == 0
+    assert result["status"] == Status.INSUFFICIENT_DATA
+    assert result["rows"] == 0 and result["volume_ratio"] == 0.0
