@@ -36,7 +36,7 @@ class CheckRun(Base):
     reference_sha256: Mapped[str | None] = mapped_column(String(64))
     reference_source: Mapped[str] = mapped_column(String(200))
     sampling: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
-    detector_kind: Mapped[str] = mapped_column(String(20))
+    detector_kind: Mapped[str] = mapped_column(String(40))
     detector_version: Mapped[str] = mapped_column(String(20))
     params: Mapped[dict[str, Any]] = mapped_column(JsonValue)
     library_versions: Mapped[dict[str, str]] = mapped_column(JsonValue)

@@ -24,7 +24,7 @@ class Monitor(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(40))
     params: Mapped[dict[str, Any]] = mapped_column(JsonValue)
     # Window: a trailing duration ending at each scheduled time, or a fixed range.
     window_seconds: Mapped[int | None] = mapped_column(Integer)

@@ -147,6 +147,8 @@ class Plan:
     declared: dict[str, float] | None = None
     # DLE: the nanny model an earlier run trained on the same reference.
     nanny: FittedDLE | None = None
+    # Performance: the estimate an estimated_performance run made of this window.
+    estimate: dict[str, Any] | None = None
 
 
 def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: datetime) -> Plan:
@@ -176,6 +178,10 @@ def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: 
             plan.declared = dict(version.declared_metrics or {})
         if monitor.kind == "estimated_performance":
             plan.nanny = _known_nanny(session, store, monitor, reference.sha256)
+        if monitor.kind == "performance":
+            found = repository.estimate_for_window(session, version.id, start, end)
+            if found is not None and found.result:
+                plan.estimate = {"check_run_id": found.id, **found.result}
         return plan
     except Exception as error:  # stored as the run's error; the scheduler goes on
         logger.exception("loading check %s failed", monitor.id)
@@ -239,6 +245,23 @@ def _known_nanny(
     return nanny if isinstance(nanny, FittedDLE) else None
 
 
+def side_by_side(estimate: dict[str, Any], realized: dict[str, Any]) -> dict[str, Any]:
+    """The estimate made of this window before its labels came, beside the realized
+    value, and the estimation error (estimate − realized), shown, not hidden."""
+    metrics = realized.get("metrics") or {}
+    compared = {}
+    for name, value in (estimate.get("estimates") or {}).items():
+        actual = metrics.get(name)
+        compared[name] = {
+            "estimated": value["value"],
+            "lower_confidence": value["lower_confidence"],
+            "upper_confidence": value["upper_confidence"],
+            "realized": actual,
+            "error": None if actual is None else value["value"] - actual,
+        }
+    return {"check_run_id": estimate["check_run_id"], "metrics": compared}
+
+
 def _report_or_error(store: ArtifactStore, *args: Any, **kwargs: Any) -> dict[str, Any]:
     # A report that cannot be built never fails the check it illustrates.
     try:
@@ -291,6 +314,8 @@ def compute(plan: Plan, settings: Settings) -> Outcome:
                 rows=report_rows,
                 seed=monitor.id,
             )
+        if plan.estimate is not None:
+            dumped["estimated"] = side_by_side(plan.estimate, dumped)
         if nanny is not None:
             data = nanny.to_bytes()
             digest = hashlib.sha256(data).hexdigest()

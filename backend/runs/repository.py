@@ -46,6 +46,25 @@ def run_for_window(session: Session, monitor_id: int, window_end: datetime) -> C
     ).one_or_none()
 
 
+def estimate_for_window(
+    session: Session, version_id: int, start: datetime, end: datetime
+) -> CheckRun | None:
+    """The newest completed estimated_performance run of the version over exactly
+    this window."""
+    return session.scalars(
+        select(CheckRun)
+        .where(
+            CheckRun.model_version_id == version_id,
+            CheckRun.detector_kind == "estimated_performance",
+            CheckRun.window_start == start,
+            CheckRun.window_end == end,
+            CheckRun.status.in_(("ok", "warning", "alert")),
+        )
+        .order_by(CheckRun.id.desc())
+        .limit(1)
+    ).first()
+
+
 def latest_nanny_run(
     session: Session, *, monitor_id: int, reference_sha256: str, detector_version: str
 ) -> CheckRun | None:

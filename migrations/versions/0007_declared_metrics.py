@@ -1,4 +1,5 @@
-"""declared metrics: the levels a model version promises (EU AI Act Art. 15)
+"""declared metrics: the levels a model version promises (EU AI Act Art. 15); detector
+kinds up to 40 characters ("estimated_performance")
 
 Revision ID: 0007
 Revises: 0006
@@ -28,8 +29,18 @@ def upgrade() -> None:
                 server_default=sa.text("'{}'"),
             )
         )
+    for table, column in (("monitor", "kind"), ("check_run", "detector_kind")):
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column(
+                column, type_=sa.String(length=40), existing_type=sa.String(length=20)
+            )
 
 
 def downgrade() -> None:
+    for table, column in (("monitor", "kind"), ("check_run", "detector_kind")):
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column(
+                column, type_=sa.String(length=20), existing_type=sa.String(length=40)
+            )
     with op.batch_alter_table("model_version") as batch:
         batch.drop_column("declared_metrics")
