@@ -20,9 +20,9 @@ from pathlib import Path
 
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
 
-import nannyml as nml  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import nannyml as nml  # type: ignore[import-not-found]
+import numpy as np
+import pandas as pd
 
 ROWS = {"binary": 20_000, "multiclass": 20_000, "regression": 10_000}
 CHUNKS = 10
@@ -42,7 +42,10 @@ def _records(result: nml.base.Result, metrics: list[str]) -> list[dict]:
                 field: (
                     None
                     if frame[(metric, field)].iloc[i] is None
-                    or (isinstance(frame[(metric, field)].iloc[i], float) and np.isnan(frame[(metric, field)].iloc[i]))
+                    or (
+                        isinstance(frame[(metric, field)].iloc[i], float)
+                        and np.isnan(frame[(metric, field)].iloc[i])
+                    )
                     else float(frame[(metric, field)].iloc[i])
                 )
                 for field in (
@@ -81,14 +84,22 @@ def main(out: Path) -> None:
         problem_type="classification_binary",
     ).fit(reference)
     result = estimator.estimate(analysis)
-    pd.concat([reference[columns].assign(period="reference"), analysis[columns].assign(period="analysis")]).to_parquet(
-        out / "binary.parquet", index=False
-    )
+    pd.concat(
+        [reference[columns].assign(period="reference"), analysis[columns].assign(period="analysis")]
+    ).to_parquet(out / "binary.parquet", index=False)
     (out / "binary.json").write_text(
-        json.dumps({"needs_calibration": bool(estimator.needs_calibration), "chunks": _records(result, cbpe_metrics)}, indent=1)
+        json.dumps(
+            {
+                "needs_calibration": bool(estimator.needs_calibration),
+                "chunks": _records(result, cbpe_metrics),
+            },
+            indent=1,
+        )
     )
 
-    reference, analysis = _take(nml.load_synthetic_multiclass_classification_dataset(), "y_true", ROWS["multiclass"])
+    reference, analysis = _take(
+        nml.load_synthetic_multiclass_classification_dataset(), "y_true", ROWS["multiclass"]
+    )
     classes = ["highstreet_card", "prepaid_card", "upmarket_card"]
     proba = {c: f"y_pred_proba_{c}" for c in classes}
     estimator = nml.CBPE(
@@ -101,16 +112,35 @@ def main(out: Path) -> None:
     ).fit(reference)
     result = estimator.estimate(analysis)
     columns = [*proba.values(), "y_pred", "y_true"]
-    pd.concat([reference[columns].assign(period="reference"), analysis[columns].assign(period="analysis")]).to_parquet(
-        out / "multiclass.parquet", index=False
-    )
-    calibrated = {c: type(cal).__name__ != "NoopCalibrator" for c, cal in estimator._calibrators.items()}
+    pd.concat(
+        [reference[columns].assign(period="reference"), analysis[columns].assign(period="analysis")]
+    ).to_parquet(out / "multiclass.parquet", index=False)
+    calibrated = {
+        c: type(cal).__name__ != "NoopCalibrator" for c, cal in estimator._calibrators.items()
+    }
     (out / "multiclass.json").write_text(
-        json.dumps({"classes": classes, "calibrated": calibrated, "chunks": _records(result, cbpe_metrics)}, indent=1)
+        json.dumps(
+            {
+                "classes": classes,
+                "calibrated": calibrated,
+                "chunks": _records(result, cbpe_metrics),
+            },
+            indent=1,
+        )
     )
 
-    reference, analysis = _take(nml.load_synthetic_car_price_dataset(), "y_true", ROWS["regression"])
-    features = ["car_age", "km_driven", "price_new", "accident_count", "door_count", "fuel", "transmission"]
+    reference, analysis = _take(
+        nml.load_synthetic_car_price_dataset(), "y_true", ROWS["regression"]
+    )
+    features = [
+        "car_age",
+        "km_driven",
+        "price_new",
+        "accident_count",
+        "door_count",
+        "fuel",
+        "transmission",
+    ]
     for frame in (reference, analysis):
         for name in ("fuel", "transmission"):
             frame[name] = frame[name].astype("category")
@@ -124,7 +154,9 @@ def main(out: Path) -> None:
     ).fit(reference)
     result = estimator.estimate(analysis)
     columns = [*features, "y_pred", "y_true"]
-    both = pd.concat([reference[columns].assign(period="reference"), analysis[columns].assign(period="analysis")])
+    both = pd.concat(
+        [reference[columns].assign(period="reference"), analysis[columns].assign(period="analysis")]
+    )
     for name in ("fuel", "transmission"):
         both[name] = both[name].astype(str)
     both.to_parquet(out / "regression.parquet", index=False)

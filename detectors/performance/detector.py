@@ -92,10 +92,11 @@ def default_metrics(task: str, scored: bool) -> list[str]:
 
 
 def classification_metrics(
-    outs: ClassOutputs, rows: np.ndarray, bins: int
+    outs: ClassOutputs, rows: np.ndarray, bins: int, z: float | None = None
 ) -> tuple[dict[str, float | None], np.ndarray, list[dict[str, float]] | None]:
     """The metrics of the rows selected (all labelled), the confusion matrix and the
-    reliability bins."""
+    reliability bins; with ``z``, also DeLong's ROC AUC interval (binary) as
+    ``roc_auc:low`` and ``roc_auc:high``."""
     k = len(outs.classes)
     y_true = outs.y_true[rows]
     y_pred = outs.y_pred[rows]
@@ -115,12 +116,17 @@ def classification_metrics(
             values["brier"] = m.brier(truth, proba)
             if outs.positive is not None:
                 hit = truth == outs.positive
-                values["roc_auc"] = m.roc_auc(hit, proba[:, outs.positive])
-                values["pr_auc"] = m.average_precision(hit, proba[:, outs.positive])
+                curve = m.ScoreCurve(hit, proba[:, outs.positive])
+                values["roc_auc"] = curve.roc_auc()
+                values["pr_auc"] = curve.average_precision()
+                interval = curve.delong(z) if z is not None else None
+                if interval is not None:
+                    values["roc_auc:low"], values["roc_auc:high"] = interval
                 values["ece"], bins_out = m.reliability(hit, proba[:, outs.positive], bins)
             else:
-                aucs = [m.roc_auc(truth == c, proba[:, c]) for c in range(k)]
-                aps = [m.average_precision(truth == c, proba[:, c]) for c in range(k)]
+                curves = [m.ScoreCurve(truth == c, proba[:, c]) for c in range(k)]
+                aucs = [curve.roc_auc() for curve in curves]
+                aps = [curve.average_precision() for curve in curves]
                 defined = [a for a in aucs if a is not None]
                 values["roc_auc"] = float(np.mean(defined)) if defined else None
                 defined_ap = [a for a in aps if a is not None]
@@ -194,7 +200,9 @@ class PerformanceDetector(BaseDetector[PerformanceParams]):
         names = p.metrics or default_metrics(task, outs.proba is not None)
         if n < p.min_labeled_rows:
             return self._insufficient(task, coverage, names, n)
-        values, cm, bins = classification_metrics(outs, labeled, p.calibration_bins)
+        z = _z(p.confidence) if p.bootstrap_samples else None
+        values, cm, bins = classification_metrics(outs, labeled, p.calibration_bins, z)
+        delong = (values.pop("roc_auc:low", None), values.pop("roc_auc:high", None))
         ref_values: dict[str, float | None] = {}
         chunks: list[dict[str, float | None]] = []
         ref_n = 0
@@ -210,6 +218,8 @@ class PerformanceDetector(BaseDetector[PerformanceParams]):
                     mask[ref_rows[start:end]] = True
                     chunks.append(classification_metrics(ref_outs, mask, p.calibration_bins)[0])
         intervals = self._class_intervals(outs, labeled, cm)
+        if delong[0] is not None and delong[1] is not None:
+            intervals["roc_auc"] = Interval(low=delong[0], high=delong[1])
         table = m.per_class(cm)
         per_class = {
             c: {name: float(table[name][i]) for name in table} for i, c in enumerate(outs.classes)
@@ -264,11 +274,6 @@ class PerformanceDetector(BaseDetector[PerformanceParams]):
                 )
                 for name, total_sum in sums.items():
                     intervals[name] = _percentiles(total_sum / counts, p.confidence)
-                if outs.positive is not None:
-                    z = _z(p.confidence)
-                    auc = m.roc_auc_interval(truth == outs.positive, proba[:, outs.positive], z)
-                    if auc is not None:
-                        intervals["roc_auc"] = Interval(low=auc[0], high=auc[1])
         return intervals
 
     # -- regression ---------------------------------------------------------------

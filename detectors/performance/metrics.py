@@ -78,6 +78,55 @@ def per_class(cm: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+class ScoreCurve:
+    """One sort of the scores serves ROC AUC, average precision and DeLong's interval:
+    each needs only, per distinct score, how many positives and negatives share it."""
+
+    def __init__(self, positive: np.ndarray, score: np.ndarray) -> None:
+        # Ties form one group whatever their order: no need for a stable sort.
+        order = np.argsort(score)
+        ordered = score[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
+        group = np.zeros(len(score), dtype=np.int64)
+        if len(starts) > 1:
+            group[starts[1:]] = 1
+        group = np.cumsum(group)
+        hits = positive[order].astype(np.float64)
+        self.pos = np.bincount(group, weights=hits, minlength=len(starts))  # ascending
+        self.neg = np.bincount(group, minlength=len(starts)) - self.pos
+        self.n_pos = float(self.pos.sum())
+        self.n_neg = float(self.neg.sum())
+
+    def roc_auc(self) -> float | None:
+        if self.n_pos == 0 or self.n_neg == 0:
+            return None
+        below = np.cumsum(self.neg) - self.neg  # negatives strictly below each score
+        placements = below + 0.5 * self.neg
+        return float(np.sum(self.pos * placements) / (self.n_pos * self.n_neg))
+
+    def average_precision(self) -> float | None:
+        if self.n_pos == 0:
+            return None
+        tps = np.cumsum(self.pos[::-1])  # thresholds from the highest score down
+        fps = np.cumsum(self.neg[::-1])
+        precision = tps / (tps + fps)
+        recall = tps / self.n_pos
+        return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+    def delong(self, z: float) -> tuple[float, float] | None:
+        if self.n_pos < 2 or self.n_neg < 2:
+            return None
+        v10 = ((np.cumsum(self.neg) - self.neg) + 0.5 * self.neg) / self.n_neg
+        above = self.n_pos - np.cumsum(self.pos)
+        v01 = (above + 0.5 * self.pos) / self.n_pos
+        auc = float(np.sum(self.pos * v10) / self.n_pos)
+        var10 = float(np.sum(self.pos * (v10 - auc) ** 2) / (self.n_pos - 1))
+        mean01 = float(np.sum(self.neg * v01) / self.n_neg)
+        var01 = float(np.sum(self.neg * (v01 - mean01) ** 2) / (self.n_neg - 1))
+        se = float(np.sqrt(var10 / self.n_pos + var01 / self.n_neg))
+        return max(0.0, auc - z * se), min(1.0, auc + z * se)
+
+
 def roc_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
     """``roc_auc_score``: the Mann-Whitney statistic with ties counted half, which the
     trapezoids under scikit-learn's ROC curve equal."""
@@ -87,42 +136,6 @@ def roc_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
         return None
     ranks = rankdata(score)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def roc_auc_interval(
-    positive: np.ndarray, score: np.ndarray, z: float
-) -> tuple[float, float] | None:
-    """DeLong's interval: the AUC's variance from its placement values (the share of
-    the other class each row outranks), which needs no resampling."""
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos < 2 or n_neg < 2:
-        return None
-    all_ranks = rankdata(score)
-    pos_ranks = rankdata(score[positive])
-    neg_ranks = rankdata(score[~positive])
-    v10 = (all_ranks[positive] - pos_ranks) / n_neg
-    v01 = 1 - (all_ranks[~positive] - neg_ranks) / n_pos
-    auc = float(v10.mean())
-    se = float(np.sqrt(v10.var(ddof=1) / n_pos + v01.var(ddof=1) / n_neg))
-    return max(0.0, auc - z * se), min(1.0, auc + z * se)
-
-
-def average_precision(positive: np.ndarray, score: np.ndarray) -> float | None:
-    """``average_precision_score``: precision at each distinct threshold, weighted by
-    the recall it adds."""
-    n_pos = int(positive.sum())
-    if n_pos == 0:
-        return None
-    order = np.argsort(-score, kind="mergesort")
-    sorted_score = score[order]
-    hits = positive[order].astype(np.float64)
-    last = np.r_[np.flatnonzero(np.diff(sorted_score)), len(score) - 1]
-    tps = np.cumsum(hits)[last]
-    fps = last + 1 - tps
-    precision = tps / (tps + fps)
-    recall = tps / n_pos
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def log_loss(y_true: np.ndarray, proba: np.ndarray) -> float:

@@ -52,7 +52,9 @@ def traffic(rows: int, day: int, spread: float, seed: int) -> tuple[list[dict], 
 
 def post(client: TestClient, tenant: Tenant, path: str, key: str, items: list[dict]) -> None:
     for start in range(0, len(items), 1000):
-        answer = client.post(path, json={key: items[start : start + 1000]}, headers=tenant.headers())
+        answer = client.post(
+            path, json={key: items[start : start + 1000]}, headers=tenant.headers()
+        )
         assert answer.status_code == 200, answer.text
 
 

@@ -11,14 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detectors.estimate.cbpe import CBPE_METRICS, fit_cbpe
+from detectors.estimate.cbpe import CBPE_METRICS, FittedCBPE, fit_cbpe
 from detectors.performance.thresholds import chunk_bounds
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "nannyml"
 TOL = 1e-6
 
 
-def _compare(fitted, y_pred: np.ndarray, proba: np.ndarray, expected: list[dict]) -> float:
+def _compare(
+    fitted: FittedCBPE, y_pred: np.ndarray, proba: np.ndarray, expected: list[dict]
+) -> float:
     worst = 0.0
     analysis = [c for c in expected if c["period"] == "analysis"]
     bounds = chunk_bounds(len(y_pred), 10)

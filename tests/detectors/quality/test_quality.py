@@ -34,13 +34,15 @@ def frame(rows: int, seed: int, *, missing: float = 0.0, shift: float = 0.0) -> 
 
 
 def window(data: pd.DataFrame, hours: float = 1.0) -> Window:
-    return Window(
-        frame=data, columns=COLUMNS, start=START, end=START + timedelta(hours=hours)
-    )
+    return Window(frame=data, columns=COLUMNS, start=START, end=START + timedelta(hours=hours))
 
 
 def run(reference: Window, current: Window, **params: object) -> dict:
-    return DataQualityDetector(QualityParams.model_validate(params)).run(reference, current).model_dump()
+    return (
+        DataQualityDetector(QualityParams.model_validate(params))
+        .run(reference, current)
+        .model_dump()
+    )
 
 
 def test_statistics_equal_evidently_data_summary() -> None:
@@ -60,7 +62,8 @@ def test_statistics_equal_evidently_data_summary() -> None:
         key = (metric["metric_name"].split("(")[0], metric["config"].get("column"))
         evidently.setdefault(key, metric["value"])  # the current dataset's comes first
     assert result["rows"] == evidently[("RowCount", None)]
-    assert result["duplicate_rows"] == evidently[("DuplicatedRowCount", None)] > 0
+    assert result["duplicate_rows"] == evidently[("DuplicatedRowCount", None)]
+    assert result["duplicate_rows"] > 0
     features = {f["name"]: f for f in result["features"]}
     for name in ("x", "y", "c"):
         missing = evidently[("MissingValueCount", name)]
