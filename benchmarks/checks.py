@@ -1,5 +1,6 @@
-"""Scheduled-check speed read from SQL: one drift, one bias and one cost run over a
-window of ``--rows`` predictions ingested through the ingest service.
+"""Scheduled-check speed read from SQL: one drift, bias, cost, performance, estimated
+performance and data-quality run over a window of ``--rows`` predictions ingested
+through the ingest service.
 
     python -m benchmarks.checks --rows 1000000 --db sqlite|postgresql
 
@@ -59,8 +60,10 @@ def make_frame(n: int, rng: np.random.Generator, shift: float) -> pd.DataFrame:
     data["sex"] = rng.choice(["F", "M"], n)
     data["age_band"] = rng.choice(["18-30", "30-50", "50-65", "65+"], n)
     frame = pd.DataFrame(data)
-    frame["prediction"] = (rng.random(n) < 0.4).astype(int)
-    frame["label"] = (rng.random(n) < 0.4).astype(int)
+    frame["score"] = rng.beta(2, 3, n).round(6)
+    frame["prediction"] = (frame["score"] >= 0.5).astype(int)
+    # Labels follow the scores, so that estimated and realized performance are real.
+    frame["label"] = (rng.random(n) < frame["score"]).astype(int)
     return frame
 
 
@@ -78,6 +81,7 @@ def ingest(
     feature_columns = NUMERIC + CATEGORICAL + SENSITIVE
     records_all = frame[feature_columns].to_dict("records")
     predictions = frame["prediction"].to_numpy()
+    scores = frame["score"].to_numpy()
     truth = frame["label"].to_numpy()
     for begin in range(0, len(frame), 10_000):
         chunk = range(begin, min(begin + 10_000, len(frame)))
@@ -89,6 +93,7 @@ def ingest(
                 "occurred_at": (start + timedelta(seconds=seconds_between * i)).isoformat(),
                 "features": records_all[i],
                 "prediction": int(predictions[i]),
+                "score": float(scores[i]),
                 "latency_ms": 3.0 + (i % 7),
                 "compute_seconds": 0.002,
             }
@@ -153,6 +158,9 @@ def main() -> None:
                 ("drift", {}),
                 ("bias", {}),
                 ("cost", {"price_per_compute_second": 0.0001, "budget": 100.0}),
+                ("performance", {}),
+                ("estimated_performance", {}),
+                ("data_quality", {}),
             ):
                 created = client.post(
                     "/v1/models/bench/versions/v1/monitors",
@@ -195,6 +203,9 @@ def main() -> None:
             "drift_s": round(timings["drift"], 2),
             "bias_s": round(timings["bias"], 2),
             "cost_s": round(timings["cost"], 2),
+            "performance_s": round(timings["performance"], 2),
+            "estimated_performance_s": round(timings["estimated_performance"], 2),
+            "data_quality_s": round(timings["data_quality"], 2),
             "total_s": round(sum(timings.values()), 2),
             "ingest_s": round(ingest_s, 1),
             "statuses": statuses,

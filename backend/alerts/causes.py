@@ -19,9 +19,31 @@ class Cause:
 
 
 def causes(kind: str, result: dict[str, Any], params: dict[str, Any], alert_on: str) -> list[Cause]:
-    """The causes in a completed run whose status reaches ``alert_on``."""
+    """The causes in a completed run whose status reaches ``alert_on``; a segmented
+    run's segments add theirs, each named by its segment."""
     if STATUS_RANK.get(result.get("status", "ok"), 0) < STATUS_RANK[alert_on]:
         return []
+    # A segmented run's status is its worst segment's; the whole window's is its own.
+    whole = result.get("window_status", result.get("status", "ok"))
+    found = (
+        _causes(kind, result, params) if STATUS_RANK.get(whole, 0) >= STATUS_RANK[alert_on] else []
+    )
+    for segment in result.get("segments") or []:
+        inner = segment.get("result") or {}
+        if STATUS_RANK.get(inner.get("status", "ok"), 0) < STATUS_RANK[alert_on]:
+            continue
+        found += [
+            Cause(
+                key=f"segment[{segment['segment']}]:{cause.key}",
+                message=f"[{segment['segment']}] {cause.message}",
+                details={**cause.details, "segment": segment["segment"]},
+            )
+            for cause in _causes(kind, inner, params)
+        ]
+    return found
+
+
+def _causes(kind: str, result: dict[str, Any], params: dict[str, Any]) -> list[Cause]:
     if kind == "bias":
         return _bias(result, params)
     if kind in ("performance", "estimated_performance"):

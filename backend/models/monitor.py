@@ -33,6 +33,10 @@ class Monitor(Base):
     min_rows: Mapped[int] = mapped_column(Integer, default=1)
     # A deterministic sampling cap per window, recorded in each run's lineage.
     max_rows: Mapped[int | None] = mapped_column(Integer)
+    # Run per segment: the categorical features that define one, and how many of the
+    # largest segments get their own result (the rest is one "other" segment).
+    segment_by: Mapped[list[str] | None] = mapped_column(JsonValue)
+    segment_top_k: Mapped[int | None] = mapped_column(Integer)
     # Reference, pinned: a stored dataset of the version, a past window, or
     # "first_week" (the version's first week of traffic, pinned to that window once
     # complete).

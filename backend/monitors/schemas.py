@@ -104,6 +104,24 @@ class ScheduleSpec(Strict):
         return self
 
 
+MAX_SEGMENTS = 20
+
+
+class SegmentSpec(Strict):
+    by: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1,
+        max_length=3,
+        description="Categorical features whose value combinations are the segments.",
+    )
+    top_k: int = Field(
+        default=10,
+        ge=1,
+        le=MAX_SEGMENTS,
+        description=f"The largest segments by volume that get their own result (at most "
+        f"{MAX_SEGMENTS}); every other row is one 'other' segment.",
+    )
+
+
 class MonitorCreate(Strict):
     name: Name
     kind: Kind
@@ -122,6 +140,10 @@ class MonitorCreate(Strict):
         default="alert", description="The least run status that opens an alert."
     )
     enabled: bool = True
+    segments: SegmentSpec | None = Field(
+        default=None,
+        description="Run per segment too: results per segment, and an alert names its segment.",
+    )
 
     @model_validator(mode="after")
     def _schedule_for_trailing_windows(self) -> MonitorCreate:
@@ -140,6 +162,7 @@ class MonitorUpdate(Strict):
     severity: Severity | None = None
     alert_on: Literal["alert", "warning"] | None = None
     enabled: bool | None = None
+    segments: SegmentSpec | None = None
 
 
 class MonitorRead(BaseModel):
@@ -155,6 +178,7 @@ class MonitorRead(BaseModel):
     severity: Severity
     alert_on: str
     enabled: bool
+    segments: SegmentSpec | None = None
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime

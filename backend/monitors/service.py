@@ -22,6 +22,7 @@ from backend.monitors.schemas import (
     MonitorUpdate,
     ReferenceSpec,
     ScheduleSpec,
+    SegmentSpec,
     WindowSpec,
 )
 from backend.monitors.specs import first_run, format_duration, parse_duration
@@ -85,6 +86,9 @@ def to_read(session: Session, monitor: Monitor) -> MonitorRead:
         severity=monitor.severity,
         alert_on=monitor.alert_on,
         enabled=monitor.enabled,
+        segments=SegmentSpec(by=monitor.segment_by, top_k=monitor.segment_top_k or 10)
+        if monitor.segment_by
+        else None,
         next_run_at=monitor.next_run_at,
         created_at=monitor.created_at,
         updated_at=monitor.updated_at,
@@ -115,6 +119,28 @@ def _resolve_dataset(session: Session, version: ModelVersion, spec: ReferenceSpe
             errors=[{"field": "reference.dataset", "message": "give a unique name or hash"}],
         )
     return found[0].id
+
+
+def _apply_segments(monitor: Monitor, version: ModelVersion, spec: SegmentSpec | None) -> None:
+    """Segments are categorical features of the version's schema; a 422 names any
+    other."""
+    if spec is None:
+        monitor.segment_by = monitor.segment_top_k = None
+        return
+    kinds = {f["name"]: f["dtype"] for f in version.features}
+    bad = [name for name in spec.by if kinds.get(name) != "categorical"]
+    if bad:
+        raise InvalidInput(
+            f"segments are defined by categorical features of the version's schema; not {bad}",
+            errors=[{"field": "segments.by", "message": f"not categorical features: {bad}"}],
+        )
+    if len(set(spec.by)) != len(spec.by):
+        raise InvalidInput(
+            "a feature is listed twice in segments.by",
+            errors=[{"field": "segments.by", "message": "duplicate feature"}],
+        )
+    monitor.segment_by = list(spec.by)
+    monitor.segment_top_k = spec.top_k
 
 
 def _apply_window(monitor: Monitor, window: WindowSpec) -> None:
@@ -212,6 +238,7 @@ def create(
     )
     _apply_window(monitor, spec.window)
     _apply_schedule(monitor, spec.schedule)
+    _apply_segments(monitor, version, spec.segments)
     session.add(monitor)
     session.flush()
     _audit(session, actor, "monitor.create", monitor)
@@ -284,6 +311,8 @@ def update(session: Session, *, actor: Actor, monitor_id: int, spec: MonitorUpda
         monitor.severity = spec.severity
     if spec.alert_on is not None:
         monitor.alert_on = spec.alert_on
+    if "segments" in spec.model_fields_set:
+        _apply_segments(monitor, version, spec.segments)  # null turns segments off
     if spec.enabled is not None:
         if spec.enabled and not monitor.enabled and monitor.next_run_at is None:
             monitor.next_run_at = first_run(monitor.schedule_seconds, monitor.cron, clock.now())

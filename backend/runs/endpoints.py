@@ -101,14 +101,24 @@ def run_series(
         int | None, Query(ge=1, le=MAX_ID, deprecated=True, description="Use cursor.")
     ] = None,
     limit: int = Query(default=200, ge=1, le=1000),
+    segment: Annotated[
+        str | None,
+        Query(max_length=700, description="A segment of a segmented monitor: region=eu."),
+    ] = None,
 ) -> Series:
     """The monitor's runs as a time series (drift scores per column, disparities per
-    attribute, importance per feature, cost and latency): the newest ``limit`` runs,
-    in window order within the page; ``next_cursor`` pages back in time."""
+    attribute, importance per feature, cost and latency, performance and its
+    estimate): the newest ``limit`` runs, in window order within the page;
+    ``next_cursor`` pages back in time. With ``segment``, that segment's figures."""
     before_id = keyset_start("series", cursor, before_id, "before_id", response)
     monitor = monitors_service.get(session, actor=actor, monitor_id=monitor_id)
     return series(
-        session, monitor_id=monitor_id, kind=monitor.kind, before_id=before_id, limit=limit
+        session,
+        monitor_id=monitor_id,
+        kind=monitor.kind,
+        before_id=before_id,
+        limit=limit,
+        segment=segment,
     )
 
 

@@ -33,6 +33,7 @@ from backend.monitors.specs import next_run
 from backend.runs import repository
 from backend.runs.lineage import library_versions, record_sha256
 from backend.runs.report import build_report
+from backend.runs.segments import run_segments, worst_status
 from backend.runs.windows.load import (
     LoadedReference,
     LoadedWindow,
@@ -112,7 +113,9 @@ def _reference(
     if monitor.reference_kind in ("window", "first_week"):
         assert start is not None
         assert end is not None
-        loaded = load_window(session, version, start, end, needs=needs)
+        loaded = load_window(
+            session, version, start, end, needs=needs, extra=tuple(monitor.segment_by or ())
+        )
         return (
             LoadedReference(
                 loaded.window, loaded.sha256, f"window:{start.isoformat()}/{end.isoformat()}"
@@ -164,6 +167,7 @@ def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: 
             needs=needs_for(monitor.kind, repository.model_task(session, version)),
             max_rows=monitor.max_rows,
             sample_seed=monitor.id * 1_000_003 + int(end.timestamp()),
+            extra=tuple(monitor.segment_by or ()),
         )
         reference, pin = _reference(session, store, monitor, version, clock.now())
         artifact = None
@@ -300,11 +304,29 @@ def compute(plan: Plan, settings: Settings) -> Outcome:
             detector = detector.with_nanny(plan.nanny)
         result: Result = detector.run(plan.reference.window, plan.current.window)
         nanny = detector.nanny if isinstance(detector, EstimateDetector) else None
+        status = result.status.value
+        segments = None
+        if monitor.segment_by:
+            segments = run_segments(
+                detector.run,
+                plan.reference.window,
+                plan.current.window,
+                list(monitor.segment_by),
+                monitor.segment_top_k or 10,
+            )
+            status = worst_status([status, *(s["status"] for s in segments)])
         if device == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
         name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
         dumped = result.model_dump(mode="json")
+        if segments is not None:
+            dumped.update(
+                status=status,
+                window_status=result.status.value,
+                segment_by=list(monitor.segment_by or []),
+                segments=segments,
+            )
         report_rows = int(monitor.params.get("report_rows", 0)) if monitor.kind == "drift" else 0
         if report_rows:
             dumped["report"] = _report_or_error(
@@ -323,7 +345,7 @@ def compute(plan: Plan, settings: Settings) -> Outcome:
                 _nanny_path(monitor.id, digest), data
             )
             dumped["nanny_sha256"] = digest
-        return Outcome(result.status.value, dumped, None, name, seconds)
+        return Outcome(status, dumped, None, name, seconds)
     except Exception as error:
         seconds = time.perf_counter() - started
         logger.exception("check %s failed", monitor.id)

@@ -25,6 +25,10 @@ class SeriesPoint(BaseModel):
 class Series(BaseModel):
     monitor_id: int
     kind: str
+    segment: str | None = None
+    segments: list[str] = Field(
+        default_factory=list, description="The segments the page's runs hold results for."
+    )
     points: list[SeriesPoint]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
     next_before_id: int | None = Field(
@@ -37,7 +41,14 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def metrics(kind: str, result: dict[str, Any] | None) -> dict[str, float]:
+def metrics(
+    kind: str, result: dict[str, Any] | None, segment: str | None = None
+) -> dict[str, float]:
+    if result and segment is not None:
+        found_segment = next(
+            (s for s in result.get("segments") or [] if s.get("segment") == segment), None
+        )
+        result = found_segment["result"] if found_segment else None
     if not result:
         return {}
     found: dict[str, float | None] = {}
@@ -95,7 +106,13 @@ def metrics(kind: str, result: dict[str, Any] | None) -> dict[str, float]:
 
 
 def series(
-    session: Session, *, monitor_id: int, kind: str, before_id: int | None, limit: int
+    session: Session,
+    *,
+    monitor_id: int,
+    kind: str,
+    before_id: int | None,
+    limit: int,
+    segment: str | None = None,
 ) -> Series:
     """The newest ``limit`` runs before ``before_id``, returned in window order (a
     backfill creates runs for earlier windows after later ones)."""
@@ -106,6 +123,10 @@ def series(
     return Series(
         monitor_id=monitor_id,
         kind=kind,
+        segment=segment,
+        segments=sorted(
+            {s["segment"] for r in page for s in (r.result or {}).get("segments") or []}
+        ),
         points=[
             SeriesPoint(
                 run_id=r.id,
@@ -113,7 +134,7 @@ def series(
                 window_end=r.window_end,
                 status=r.status,
                 rows=r.rows,
-                metrics=metrics(kind, r.result),
+                metrics=metrics(kind, r.result, segment),
             )
             for r in sorted(page, key=lambda r: (r.window_end, r.id))
         ],

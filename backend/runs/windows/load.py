@@ -138,10 +138,15 @@ def load_window(
     needs: Needs,
     max_rows: int | None = None,
     sample_seed: int = 0,
+    extra: tuple[str, ...] = (),
 ) -> LoadedWindow:
     """Predictions of ``version`` with ``start <= occurred_at < end`` (labels joined
-    by event_id), in id order, indexed by event_id."""
+    by event_id), in id order, indexed by event_id. ``extra`` features (segments) are
+    read into the frame without being among the window's columns."""
     specs = _selected(version, needs)
+    read_specs = specs + tuple(
+        s for s in column_specs(version) if s.name in extra and s not in specs
+    )
     task = repository.model_task(session, version)
     outputs = needs.features != "none" or needs.labels
     probabilities = needs.probabilities and task == "multiclass"
@@ -154,7 +159,7 @@ def load_window(
         session,
         WindowQuery(
             version=version,
-            specs=specs,
+            specs=read_specs,
             start=start,
             end=end,
             outputs=outputs,
@@ -164,7 +169,7 @@ def load_window(
         ),
     )
     data: dict[str, Any] = {}
-    for spec in specs:
+    for spec in read_specs:
         if spec.kind == ColumnKind.NUMERIC:
             data[spec.name] = raw.numeric[spec.name]
         else:
