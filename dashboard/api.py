@@ -116,8 +116,11 @@ class VerityApi:
         typed: list[MonitorRead] = self._typed(list[MonitorRead], found)
         return typed
 
-    def series(self, monitor_id: int, limit: int = 200) -> Series:
-        found = self.get(f"/v1/monitors/{monitor_id}/series", limit=limit)
+    def series(self, monitor_id: int, limit: int = 200, segment: str | None = None) -> Series:
+        params: dict[str, Any] = {"limit": limit}
+        if segment is not None:
+            params["segment"] = segment
+        found = self.get(f"/v1/monitors/{monitor_id}/series", **params)
         typed: Series = self._typed(Series, found)
         return typed
 

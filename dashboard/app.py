@@ -28,11 +28,13 @@ from dashboard.views import (
     explanations,
     fairness,
     overview,
+    performance,
 )
 
 PAGES: dict[str, Callable[[VerityApi, WhoAmI], None]] = {
     "Overview": overview.render,
     "Drift": drift.render,
+    "Performance": performance.render,
     "Fairness": fairness.render,
     "Explanations": explanations.render,
     "Cost": cost.render,

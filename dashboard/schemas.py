@@ -33,6 +33,7 @@ class FeatureSpec(TypedDict):
     sensitive: bool
     model_input: bool
     categories: list[str] | None
+    range: list[float] | None
 
 
 class CostProfile(TypedDict):
@@ -63,6 +64,7 @@ class VersionRead(TypedDict):
     score_column: str
     label_column: str
     cost_profile: CostProfile
+    declared_metrics: dict[str, float]
     artifact: ArtifactRead | None
     created_at: str
 
@@ -80,6 +82,7 @@ class ReferenceRead(TypedDict):
 
 class WindowSpec(TypedDict):
     duration: str | None
+    lag: str | None
     start: Any | None
     end: Any | None
     min_rows: int
@@ -99,6 +102,11 @@ class ScheduleSpec(TypedDict):
     cron: str | None
 
 
+class SegmentSpec(TypedDict):
+    by: list[str]
+    top_k: int
+
+
 class MonitorRead(TypedDict):
     id: int
     model: str
@@ -112,6 +120,7 @@ class MonitorRead(TypedDict):
     severity: str
     alert_on: str
     enabled: bool
+    segments: SegmentSpec | None
     next_run_at: str | None
     created_at: str
     updated_at: str
@@ -213,6 +222,8 @@ class SeriesPoint(TypedDict):
 class Series(TypedDict):
     monitor_id: int
     kind: str
+    segment: str | None
+    segments: list[str]
     points: list[SeriesPoint]
     next_cursor: str | None
     next_before_id: int | None

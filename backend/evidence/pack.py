@@ -29,6 +29,8 @@ from backend.audit import service as audit_service
 from backend.audit.chain import format_time
 from backend.audit.keys import public_key_base64
 from backend.evidence import repository
+from backend.evidence.declared import observations as declared_rows
+from backend.evidence.declared import summary as declared_summary
 from backend.evidence.pdf import render_summary
 from backend.evidence.verify import AUDIT_CSV, MANIFEST, SIGNATURE, canonical_zip
 from backend.models import Model, ModelVersion
@@ -207,6 +209,33 @@ def build(
             ],
         ),
     }
+    declared = dict(version.declared_metrics or {})
+    observed = declared_rows(declared, runs)
+    files["declared_performance.csv"] = _csv(
+        [
+            "metric",
+            "declared",
+            "source",
+            "value",
+            "met",
+            "check_run_id",
+            "window_start",
+            "window_end",
+        ],
+        [
+            [
+                o["metric"],
+                o["declared"],
+                o["source"],
+                o["value"],
+                "yes" if o["met"] else "no",
+                o["check_run_id"],
+                _iso(o["window_start"]),
+                _iso(o["window_end"]),
+            ]
+            for o in observed
+        ],
+    )
     generated_at = clock.now()
     facts = {
         "model": model.name,
@@ -217,6 +246,7 @@ def build(
         "class_labels": version.class_labels,
         "artifact_sha256": version.artifact_sha256,
         "registered_at": _iso(version.created_at),
+        "declared_metrics": declared,
     }
     files["summary.pdf"] = render_summary(
         facts=facts,
@@ -226,6 +256,7 @@ def build(
         monitors=monitors,
         alerts=alerts,
         checkpoint=checkpoint,
+        declared=declared_summary(declared, observed),
         generated_at=generated_at,
         exported_by=exported_by,
     )

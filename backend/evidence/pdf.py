@@ -22,6 +22,7 @@ SECTIONS = (
     "Period",
     "Checks run",
     "Alerts and how each was handled",
+    "Declared performance against observed (Art. 15)",
     "Audit chain checkpoint",
 )
 
@@ -61,6 +62,7 @@ def render_summary(
     checkpoint: dict[str, Any],
     generated_at: datetime,
     exported_by: str,
+    declared: list[list[Any]] | None = None,
 ) -> bytes:
     styles = getSampleStyleSheet()
     h1, h2, body = styles["Title"], styles["Heading2"], styles["BodyText"]
@@ -156,8 +158,20 @@ def render_summary(
         )
     else:
         story.append(Paragraph("No alert was open in this period.", body))
+    story.append(Paragraph(SECTIONS[4], h2))
+    if declared and len(declared) > 1:
+        story += [
+            Paragraph(
+                "The levels the version declares, against every realized and estimated value "
+                "measured in the period (each in declared_performance.csv):",
+                body,
+            ),
+            _table(declared),
+        ]
+    else:
+        story.append(Paragraph("The version declares no metric levels.", body))
     story += [
-        Paragraph(SECTIONS[4], h2),
+        Paragraph(SECTIONS[5], h2),
         _table(
             [
                 ["Field", "Value"],

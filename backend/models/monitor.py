@@ -30,6 +30,9 @@ class Monitor(Base):
     window_seconds: Mapped[int | None] = mapped_column(Integer)
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A trailing window may end this long before its scheduled time: realized
+    # performance waits for labels that arrive late.
+    window_lag_seconds: Mapped[int | None] = mapped_column(Integer)
     min_rows: Mapped[int] = mapped_column(Integer, default=1)
     # A deterministic sampling cap per window, recorded in each run's lineage.
     max_rows: Mapped[int | None] = mapped_column(Integer)

@@ -139,8 +139,9 @@ def _add_quality(
             kind="performance",
             reference=ReferenceSpec(),
             severity="critical",
-            # Labels arrive late: each run looks at a week of predictions.
-            window=WindowSpec(duration="7d"),
+            # Labels arrive late: each day, the day that ended a week ago, whose
+            # window is also one the hourly estimate covered (side by side).
+            window=WindowSpec(duration="1d", lag="7d"),
             schedule=ScheduleSpec(every="1d"),
         )
     )

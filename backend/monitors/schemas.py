@@ -25,6 +25,12 @@ class WindowSpec(Strict):
     ``start``–``end`` range (run once)."""
 
     duration: str | None = Field(default=None, examples=["1d"])
+    lag: str | None = Field(
+        default=None,
+        examples=["7d"],
+        description="Trailing windows only: each run checks the window that ended this long "
+        "before its scheduled time (realized performance waits for late labels).",
+    )
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
     min_rows: int = Field(default=1, ge=1)
@@ -32,7 +38,7 @@ class WindowSpec(Strict):
         default=None, ge=10, description="Deterministic sampling cap per window."
     )
 
-    @field_validator("duration")
+    @field_validator("duration", "lag")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
@@ -46,6 +52,8 @@ class WindowSpec(Strict):
             raise ValueError("give either duration, or start and end")
         if fixed and (self.start is None or self.end is None or self.start >= self.end):
             raise ValueError("a fixed window needs start before end")
+        if fixed and self.lag is not None:
+            raise ValueError("only a trailing window has a lag")
         return self
 
 

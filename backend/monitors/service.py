@@ -65,6 +65,7 @@ def to_read(session: Session, monitor: Monitor) -> MonitorRead:
         params=monitor.params,
         window=WindowSpec(
             duration=format_duration(monitor.window_seconds) if monitor.window_seconds else None,
+            lag=format_duration(monitor.window_lag_seconds) if monitor.window_lag_seconds else None,
             start=monitor.window_start,
             end=monitor.window_end,
             min_rows=monitor.min_rows,
@@ -145,6 +146,7 @@ def _apply_segments(monitor: Monitor, version: ModelVersion, spec: SegmentSpec |
 
 def _apply_window(monitor: Monitor, window: WindowSpec) -> None:
     monitor.window_seconds = parse_duration(window.duration) if window.duration else None
+    monitor.window_lag_seconds = parse_duration(window.lag) if window.lag else None
     monitor.window_start = window.start
     monitor.window_end = window.end
     monitor.min_rows = window.min_rows

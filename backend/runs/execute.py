@@ -63,7 +63,8 @@ class Outcome:
 
 def window_bounds(monitor: Monitor, window_end: datetime) -> tuple[datetime, datetime]:
     if monitor.window_seconds is not None:
-        return window_end - timedelta(seconds=monitor.window_seconds), window_end
+        end = window_end - timedelta(seconds=monitor.window_lag_seconds or 0)
+        return end - timedelta(seconds=monitor.window_seconds), end
     assert monitor.window_start is not None
     assert monitor.window_end is not None
     return monitor.window_start, monitor.window_end

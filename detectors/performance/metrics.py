@@ -42,6 +42,9 @@ def count_metrics(cm: np.ndarray, positive: int | None) -> dict[str, np.ndarray]
     recall = _ratio(tp, support)
     f1 = _ratio(2 * tp, support + predicted)
     weights = _ratio(support, total[..., None])
+    negatives = total[..., None] - support
+    true_negatives = total[..., None] - support - predicted + tp
+    specificity = _ratio(true_negatives, negatives)
     present = support > 0
     # balanced_accuracy_score averages recall over the classes present in y_true.
     balanced = _ratio((recall * present).sum(axis=-1), present.sum(axis=-1).astype(np.float64))
@@ -56,10 +59,12 @@ def count_metrics(cm: np.ndarray, positive: int | None) -> dict[str, np.ndarray]
         "f1_weighted": (f1 * weights).sum(axis=-1),
     }
     if positive is None:
+        out["specificity"] = specificity.mean(axis=-1)
         out["precision"] = out["precision_macro"]
         out["recall"] = out["recall_macro"]
         out["f1"] = out["f1_macro"]
     else:
+        out["specificity"] = specificity[..., positive]
         out["precision"] = precision[..., positive]
         out["recall"] = recall[..., positive]
         out["f1"] = f1[..., positive]

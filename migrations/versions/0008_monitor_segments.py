@@ -1,4 +1,5 @@
-"""monitor segments: a monitor may run per segment of categorical features
+"""monitor segments: a monitor may run per segment of categorical features; a trailing
+window may lag its schedule (late labels)
 
 Revision ID: 0008
 Revises: 0007
@@ -22,9 +23,11 @@ def upgrade() -> None:
     with op.batch_alter_table("monitor") as batch:
         batch.add_column(sa.Column("segment_by", backend.models.base.JsonValue, nullable=True))
         batch.add_column(sa.Column("segment_top_k", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("window_lag_seconds", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("monitor") as batch:
+        batch.drop_column("window_lag_seconds")
         batch.drop_column("segment_top_k")
         batch.drop_column("segment_by")

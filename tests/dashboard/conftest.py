@@ -39,14 +39,19 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
     admin = tenant.headers()
     rng = np.random.default_rng(11)
     assert client.post("/v1/models", json={"name": "loans", "task": "binary"}, headers=admin)
-    assert client.post("/v1/models/loans/versions", json=VERSION, headers=admin).status_code == 201
+    # The version declares its accuracy (Art. 15); the Performance page draws it.
+    declared = {**VERSION, "declared_metrics": {"accuracy": 0.6}}
+    assert client.post("/v1/models/loans/versions", json=declared, headers=admin).status_code == 201
     client.put(
         "/v1/models/loans/versions/v1/artifact",
         content=tiny_torchscript(4),
         headers={**admin, "Content-Type": "application/octet-stream"},
     ).raise_for_status()
     buffer = io.StringIO()
-    frame(2000, rng, shift=0.0, unfair=0.0).to_csv(buffer, index=False)
+    reference = frame(2000, rng, shift=0.0, unfair=0.0)
+    # Scores: the probability of the positive label, so CBPE has something to estimate.
+    reference["score"] = 1 / (1 + np.exp(-reference["x1"]))
+    reference.to_csv(buffer, index=False)
     client.post(
         "/v1/models/loans/versions/v1/references?name=training",
         content=buffer.getvalue().encode(),
@@ -62,7 +67,7 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
             "occurred_at": (end - timedelta(hours=6) + timedelta(seconds=10 * i)).isoformat(),
             "features": {**{n: float(row[n]) for n in FEATURES}, "group": row["group"]},
             "prediction": int(row["prediction"]),
-            "score": 0.5,
+            "score": float(1 / (1 + np.exp(-row["x1"]))),
             "latency_ms": 4.0 + i % 5,
             "compute_seconds": 0.002,
         }
@@ -75,6 +80,11 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
     monitors = {m["name"]: m["id"] for m in created["created"]}
     client.patch(
         f"/v1/monitors/{monitors['explain']}", json={"schedule": {"every": "1h"}}, headers=admin
+    ).raise_for_status()
+    # Realized performance runs after the estimates of the same windows (below).
+    performance = monitors.pop("performance")
+    client.patch(
+        f"/v1/monitors/{performance}", json={"enabled": False}, headers=admin
     ).raise_for_status()
     drift = client.get(f"/v1/monitors/{monitors['drift']}", headers=admin).json()
     client.patch(
@@ -94,6 +104,22 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
             headers=admin,
         ).raise_for_status()
     CheckScheduler(settings).run_once()  # the backfills are queued work
+    # The labels are here already: no lag, on the estimate's hourly windows.
+    client.patch(
+        f"/v1/monitors/{performance}",
+        json={"window": {"duration": "1d"}, "schedule": {"every": "1h"}, "enabled": True},
+        headers=admin,
+    ).raise_for_status()
+    client.post(
+        f"/v1/monitors/{performance}/backfill",
+        json={
+            "start": (end - timedelta(hours=3)).isoformat(),
+            "end": end.isoformat(),
+        },
+        headers=admin,
+    ).raise_for_status()
+    CheckScheduler(settings).run_once()
+    monitors["performance"] = performance
     alerts = client.get("/v1/alerts?model=loans", headers=admin).json()["items"]
     client.post(
         f"/v1/alerts/{alerts[0]['id']}/acknowledge",

@@ -68,6 +68,27 @@ def test_drift(loaded):
     assert "Evidently HTML report" in app.get("download_button")[0].proto.label
 
 
+def test_performance_and_data_quality(loaded):
+    app = open_page(signed_in(loaded), "Performance")
+    assert app.selectbox(key="performance-metric").value == "accuracy"  # the declared one
+    assert app.selectbox(key="performance-segment").value == "whole window"
+    realized_and_estimated, coverage = charts(app)
+    traces = {
+        t["name"]
+        for t in realized_and_estimated.proto.spec
+        and __import__("json").loads(realized_and_estimated.proto.spec)["data"]
+    }
+    assert {"realized (labels)", "estimated (no labels)", "estimate ±3 SE"} <= traces
+    layout = __import__("json").loads(realized_and_estimated.proto.spec)["layout"]
+    assert any(a["text"] == "declared 0.6" for a in layout.get("annotations", []))
+    assert coverage is not None
+    side_by_side, quality = app.dataframe[0].value, app.dataframe[1].value
+    assert {"accuracy", "roc_auc", "f1"} <= set(side_by_side["metric"])
+    row = side_by_side.set_index("metric").loc["accuracy"]
+    assert row["estimation error"] == row["estimated"] - row["realized"]
+    assert set(quality["feature"]) == {"x1", "x2", "x3", "x4", "group"}
+
+
 def test_fairness(loaded):
     app = open_page(signed_in(loaded), "Fairness")
     overall = app.dataframe[0].value

@@ -76,7 +76,15 @@ def test_a_pack_holds_the_evidence_and_verifies_offline(pack, tmp_path):
     data, public_key = pack
     archive = zipfile.ZipFile(io.BytesIO(data))
     assert sorted(archive.namelist()) == sorted(
-        ["alerts.csv", "audit_events.csv", "check_runs.csv", "summary.pdf", MANIFEST, SIGNATURE]
+        [
+            "alerts.csv",
+            "audit_events.csv",
+            "check_runs.csv",
+            "declared_performance.csv",
+            "summary.pdf",
+            MANIFEST,
+            SIGNATURE,
+        ]
     )
     manifest = json.loads(archive.read(MANIFEST))
     assert manifest["counts"]["check_runs"] == 1

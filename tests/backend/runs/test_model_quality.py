@@ -5,12 +5,16 @@ beside the realized value."""
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 from fastapi.testclient import TestClient
 
+from backend.api.roles import Role
 from backend.clock import ManualClock
 from tests.factories import Tenant
 from tests.support.timeline import at, iso, window
@@ -133,3 +137,19 @@ def test_estimate_alerts_before_labels_and_realized_confirms_it(
     causes = {a["cause"] for a in client.get("/v1/models/loans/status",
                                              headers=tenant.headers()).json()["open_alerts"]}  # fmt: skip
     assert "performance:accuracy" in causes
+
+    # The evidence pack reports the declared level against what was observed.
+    exported = client.post(
+        "/v1/models/loans/versions/v1/evidence",
+        json={"start": iso(at(0)), "end": iso(at(days=3))},
+        headers=tenant.headers(Role.COMPLIANCE),
+    )
+    assert exported.status_code == 200, exported.text
+    archive = zipfile.ZipFile(io.BytesIO(exported.content))
+    rows = list(csv.DictReader(io.StringIO(archive.read("declared_performance.csv").decode())))
+    assert [(r["metric"], r["declared"], r["source"], r["met"]) for r in rows] == [
+        ("accuracy", "0.8", "estimated", "no"),
+        ("accuracy", "0.8", "realized", "no"),
+    ]
+    assert float(rows[0]["value"]) == accuracy["value"]
+    assert float(rows[1]["value"]) == result["metrics"]["accuracy"]

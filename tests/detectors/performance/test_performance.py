@@ -89,6 +89,8 @@ def test_binary_metrics_equal_sklearn(ties: bool) -> None:
         "balanced_accuracy": sk.balanced_accuracy_score(y, pred),
         "precision": sk.precision_score(y, pred),
         "recall": sk.recall_score(y, pred),
+        # Specificity is the negative class's recall.
+        "specificity": sk.recall_score(y, pred, pos_label=0),
         "f1": sk.f1_score(y, pred),
         "precision_macro": sk.precision_score(y, pred, average="macro"),
         "recall_weighted": sk.recall_score(y, pred, average="weighted"),
@@ -141,6 +143,9 @@ def test_multiclass_metrics_equal_sklearn() -> None:
     }
     for name, value in expected.items():
         assert result["metrics"][name] == pytest.approx(value, abs=TOL), name
+    cm = sk.multilabel_confusion_matrix(y, pred, labels=labels)
+    specificity = np.mean([m[0, 0] / (m[0, 0] + m[0, 1]) for m in cm])
+    assert result["metrics"]["specificity"] == pytest.approx(specificity, abs=TOL)
     per_class_f1 = sk.f1_score(y, pred, average=None, labels=labels)
     for i, c in enumerate(labels):
         assert result["per_class"][c]["f1"] == pytest.approx(per_class_f1[i], abs=TOL)
