@@ -20,6 +20,7 @@ from backend.catalog.storage import ArtifactStore
 from backend.config import Settings, get_settings
 from backend.db import get_database
 from backend.evidence.endpoints import router as evidence_router
+from backend.governance.endpoints import router as governance_router
 from backend.health.endpoints import router as health_router
 from backend.hooks import install as install_hooks
 from backend.http import add_body_schemas, document_problems, install_problem_handlers
@@ -56,6 +57,7 @@ ROUTERS = (
     alerts_router,
     model_status_router,
     channels_router,
+    governance_router,
     evidence_router,
 )
 

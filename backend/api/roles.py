@@ -23,13 +23,23 @@ class Permission(StrEnum):
     MONITORS_WRITE = "monitors:write"
     ALERTS_MANAGE = "alerts:manage"
     CHANNELS_MANAGE = "channels:manage"
+    # Release governance: read lifecycle and gates; propose, promote and roll back;
+    # approve or reject (the second person of the two-person rule).
+    GOVERNANCE_READ = "governance:read"
+    GOVERNANCE_PROPOSE = "governance:propose"
+    GOVERNANCE_APPROVE = "governance:approve"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # A model server's key: it writes predictions and labels and reads nothing back.
     Role.INGEST: frozenset({Permission.INGEST_WRITE}),
     Role.VIEWER: frozenset(
-        {Permission.CATALOG_READ, Permission.PREDICTIONS_READ, Permission.MONITORS_READ}
+        {
+            Permission.CATALOG_READ,
+            Permission.PREDICTIONS_READ,
+            Permission.MONITORS_READ,
+            Permission.GOVERNANCE_READ,
+        }
     ),
     # Compliance officers review and sign off alerts; they do not reconfigure checks.
     Role.COMPLIANCE: frozenset(
@@ -39,6 +49,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.MONITORS_READ,
             Permission.ALERTS_MANAGE,
+            Permission.GOVERNANCE_READ,
+            Permission.GOVERNANCE_APPROVE,
         }
     ),
     Role.ADMIN: frozenset(Permission),

@@ -7,6 +7,8 @@ from backend.models.audit_event import AuditEvent
 from backend.models.audit_payload import AuditPayload
 from backend.models.base import Base
 from backend.models.check_run import CheckRun
+from backend.models.gate_evaluation import GateEvaluation
+from backend.models.gate_policy import GatePolicy
 from backend.models.idempotency_record import IdempotencyRecord
 from backend.models.inference_half import InferenceHalf
 from backend.models.ingest_batch import IngestBatch
@@ -20,6 +22,7 @@ from backend.models.notification_channel import NotificationChannel
 from backend.models.prediction import Prediction
 from backend.models.project import Project
 from backend.models.reference_dataset import ReferenceDataset
+from backend.models.version_transition import VersionTransition
 
 __all__ = [
     "Alert",
@@ -29,6 +32,8 @@ __all__ = [
     "AuditPayload",
     "Base",
     "CheckRun",
+    "GateEvaluation",
+    "GatePolicy",
     "IdempotencyRecord",
     "InferenceHalf",
     "IngestBatch",
@@ -43,4 +48,5 @@ __all__ = [
     "Prediction",
     "Project",
     "ReferenceDataset",
+    "VersionTransition",
 ]

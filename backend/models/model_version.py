@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend import clock
@@ -29,6 +29,10 @@ class ModelVersion(Base):
     cost_profile: Mapped[dict[str, Any]] = mapped_column(JsonValue, default=dict)
     # The metric levels the version promises (EU AI Act Art. 15's "declared levels").
     declared_metrics: Mapped[dict[str, float]] = mapped_column(JsonValue, default=dict)
+    # Lifecycle (governance): registered → candidate → approved → production → retired,
+    # or rejected; a production version's share of traffic (below 1 during a canary).
+    stage: Mapped[str] = mapped_column(String(20), default="registered")
+    traffic_share: Mapped[float | None] = mapped_column(Float)
     artifact_sha256: Mapped[str | None] = mapped_column(String(64))
     artifact_path: Mapped[str | None] = mapped_column(String(500))
     artifact_size: Mapped[int | None] = mapped_column(BigInteger)
