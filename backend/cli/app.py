@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from backend.cli.gate import gate
 from backend.cli.readiness import wait_until_ready
 from backend.config import get_settings
 
@@ -36,6 +37,7 @@ def _start() -> None:
     install()
 
 
+app.command()(gate)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")

@@ -33,6 +33,7 @@ from backend.evidence.declared import observations as declared_rows
 from backend.evidence.declared import summary as declared_summary
 from backend.evidence.pdf import render_summary
 from backend.evidence.verify import AUDIT_CSV, MANIFEST, SIGNATURE, canonical_zip
+from backend.governance import service as governance_service
 from backend.models import Model, ModelVersion
 
 FORMAT = "verity-evidence-pack/1"
@@ -236,6 +237,31 @@ def build(
             for o in observed
         ],
     )
+    transitions, evaluations = governance_service.period_records(
+        session, project_id=project_id, version=version, start=start, end=end
+    )
+    files["transitions.csv"] = _csv(
+        ["id", "from", "to", "actor", "person", "reason", "rollout", "traffic_share",
+         "gate_evaluation_id", "rollback", "at"],
+        [
+            [t.id, t.from_stage, t.to_stage, t.actor, t.person, t.reason, t.rollout_mode or "",
+             "" if t.traffic_share is None else t.traffic_share, t.gate_evaluation_id or "",
+             "yes" if t.rollback else "no", _iso(t.created_at)]
+            for t in transitions
+        ],
+    )  # fmt: skip
+    files["gate_evaluations.csv"] = _csv(
+        ["id", "policy_id", "passed", "condition", "observed", "threshold", "condition_passed",
+         "run_id", "why", "evaluated_by", "evaluated_at"],
+        [
+            [e.id, e.policy_id, "yes" if e.passed else "no", c["condition"],
+             "" if c["observed"] is None else c["observed"],
+             "" if c["threshold"] is None else c["threshold"], "yes" if c["passed"] else "no",
+             c["run_id"] or "", c["why"], e.evaluated_by, _iso(e.evaluated_at)]
+            for e in evaluations
+            for c in e.conditions
+        ],
+    )  # fmt: skip
     generated_at = clock.now()
     facts = {
         "model": model.name,
@@ -247,6 +273,7 @@ def build(
         "artifact_sha256": version.artifact_sha256,
         "registered_at": _iso(version.created_at),
         "declared_metrics": declared,
+        "stage": version.stage,
     }
     files["summary.pdf"] = render_summary(
         facts=facts,
@@ -266,7 +293,13 @@ def build(
         "period": {"start": _iso(start), "end": _iso(end)},
         "generated_at": _iso(generated_at),
         "exported_by": exported_by,
-        "counts": {"check_runs": len(runs), "alerts": len(alerts), "audit_events": len(events)},
+        "counts": {
+            "check_runs": len(runs),
+            "alerts": len(alerts),
+            "audit_events": len(events),
+            "transitions": len(transitions),
+            "gate_evaluations": len(evaluations),
+        },
         "checkpoint": checkpoint,
         "files": {name: hashlib.sha256(body).hexdigest() for name, body in sorted(files.items())},
         "signature": "Ed25519 over the bytes of manifest.json, base64 in manifest.sig",

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 Stage = Literal["registered", "candidate", "approved", "production", "retired", "rejected"]
 Op = Literal[">=", ">", "<=", "<"]
@@ -41,7 +41,16 @@ class AlertCondition(Strict):
     severity: Literal["info", "warning", "critical"] = "critical"
 
 
-Condition = Annotated[MetricCondition | AlertCondition, Field(discriminator="kind")]
+def _condition_kind(value: Any) -> str:
+    kind = value.get("kind", "metric") if isinstance(value, dict) else getattr(value, "kind", None)
+    return str(kind or "metric")
+
+
+# A condition without "kind" is a metric condition.
+Condition = Annotated[
+    Annotated[MetricCondition, Tag("metric")] | Annotated[AlertCondition, Tag("no_open_alerts")],
+    Discriminator(_condition_kind),
+]
 
 
 class PolicyWrite(Strict):

@@ -4,7 +4,7 @@ change is an audit event in the request's transaction."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -415,3 +415,14 @@ def rollback(
                        reason=spec.reason, rollout_mode="replace", traffic_share=1.0,
                        rollback=True)  # fmt: skip
     return [transition_read(current, withdrawn), transition_read(previous, restored)]
+
+
+def period_records(
+    session: Session, *, project_id: int, version: ModelVersion, start: datetime, end: datetime
+) -> tuple[list[VersionTransition], list[GateEvaluation]]:
+    """The version's transitions (approvals among them) and gate evaluations in a
+    period, for the evidence pack."""
+    return (
+        repository.transitions_between(session, project_id, version.id, start, end),
+        repository.evaluations_between(session, version.id, start, end),
+    )

@@ -22,9 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("model_version") as batch:
         batch.add_column(
-            sa.Column(
-                "stage", sa.String(length=20), nullable=False, server_default="registered"
-            )
+            sa.Column("stage", sa.String(length=20), nullable=False, server_default="registered")
         )
         batch.add_column(sa.Column("traffic_share", sa.Float(), nullable=True))
     op.create_table(
@@ -37,7 +35,9 @@ def upgrade() -> None:
         sa.Column("approval_max_age_hours", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.String(length=300), nullable=False),
         sa.Column("created_at", backend.models.base.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["model_id"], ["model.id"], name=op.f("fk_gate_policy_model_id_model")),
+        sa.ForeignKeyConstraint(
+            ["model_id"], ["model.id"], name=op.f("fk_gate_policy_model_id_model")
+        ),
         sa.ForeignKeyConstraint(
             ["project_id"], ["project.id"], name=op.f("fk_gate_policy_project_id_project")
         ),
@@ -69,9 +69,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_gate_evaluation")),
     )
     op.create_index(op.f("ix_gate_evaluation_project_id"), "gate_evaluation", ["project_id"])
-    op.create_index(
-        "ix_gate_evaluation_version", "gate_evaluation", ["model_version_id", "id"]
-    )
+    op.create_index("ix_gate_evaluation_version", "gate_evaluation", ["model_version_id", "id"])
     op.create_table(
         "version_transition",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -81,7 +81,9 @@ def test_a_pack_holds_the_evidence_and_verifies_offline(pack, tmp_path):
             "audit_events.csv",
             "check_runs.csv",
             "declared_performance.csv",
+            "gate_evaluations.csv",
             "summary.pdf",
+            "transitions.csv",
             MANIFEST,
             SIGNATURE,
         ]
