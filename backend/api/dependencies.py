@@ -54,6 +54,21 @@ def require(permission: Permission) -> Callable[[Actor], Actor]:
     return _check
 
 
+def require_any(*permissions: Permission) -> Callable[[Actor], Actor]:
+    """At least one of ``permissions``: the service decides which one the request takes
+    (a lifecycle move's permission depends on its target stage)."""
+
+    def _check(actor: CurrentActor) -> Actor:
+        if not any(actor.can(p) for p in permissions):
+            needed = " or ".join(f"'{p.value}'" for p in permissions)
+            raise Forbidden(
+                f"a key with role '{actor.role.value}' may not do this (needs permission {needed})"
+            )
+        return actor
+
+    return _check
+
+
 IngestActor = Annotated[Actor, Depends(require(Permission.INGEST_WRITE))]
 CatalogReader = Annotated[Actor, Depends(require(Permission.CATALOG_READ))]
 CatalogWriter = Annotated[Actor, Depends(require(Permission.CATALOG_WRITE))]
@@ -67,3 +82,7 @@ ChannelManager = Annotated[Actor, Depends(require(Permission.CHANNELS_MANAGE))]
 GovernanceReader = Annotated[Actor, Depends(require(Permission.GOVERNANCE_READ))]
 GovernanceProposer = Annotated[Actor, Depends(require(Permission.GOVERNANCE_PROPOSE))]
 GovernanceApprover = Annotated[Actor, Depends(require(Permission.GOVERNANCE_APPROVE))]
+GovernanceMover = Annotated[
+    Actor,
+    Depends(require_any(Permission.GOVERNANCE_PROPOSE, Permission.GOVERNANCE_APPROVE)),
+]

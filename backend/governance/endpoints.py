@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from backend.api.dependencies import CurrentActor, GovernanceProposer, GovernanceReader
+from backend.api.dependencies import GovernanceMover, GovernanceProposer, GovernanceReader
 from backend.db import DbSession, ReadSession
 from backend.governance import service
 from backend.governance.schemas import (
@@ -75,7 +75,7 @@ def latest_gate(
     VERSION + "/transitions", status_code=status.HTTP_201_CREATED, response_model=TransitionRead
 )
 def move_version(
-    model: str, version: str, spec: TransitionWrite, session: DbSession, actor: CurrentActor
+    model: str, version: str, spec: TransitionWrite, session: DbSession, actor: GovernanceMover
 ) -> TransitionRead:
     """registered → candidate → approved → production → retired, or rejected. Approval
     needs the governance:approve permission, a fresh passing gate evaluation, and a

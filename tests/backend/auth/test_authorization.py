@@ -71,6 +71,14 @@ ENDPOINTS = [
     ("POST", "/v1/channels", P.CHANNELS_MANAGE),
     ("GET", "/v1/channels", P.CHANNELS_MANAGE),
     ("DELETE", "/v1/channels/{channel_id}", P.CHANNELS_MANAGE),
+    ("GET", "/v1/models/{model}/lifecycle", P.GOVERNANCE_READ),
+    ("PUT", "/v1/models/{model}/gate-policy", P.GOVERNANCE_PROPOSE),
+    ("GET", "/v1/models/{model}/gate-policy", P.GOVERNANCE_READ),
+    ("POST", "/v1/models/{model}/versions/{version}/gate", P.GOVERNANCE_READ),
+    ("GET", "/v1/models/{model}/versions/{version}/gate", P.GOVERNANCE_READ),
+    # Proposing (the move asked here); approving is governance:approve (test_release.py).
+    ("POST", "/v1/models/{model}/versions/{version}/transitions", P.GOVERNANCE_PROPOSE),
+    ("POST", "/v1/models/{model}:rollback", P.GOVERNANCE_PROPOSE),
 ]
 
 
@@ -179,6 +187,13 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
             "/v1/monitors/{monitor_id}/backfill": window(at(0), at(hours=2)),
             "/v1/alerts/{alert_id}/acknowledge": {"comment": "looking"},
             "/v1/alerts/{alert_id}/resolve": {"comment": "fixed"},
+            "/v1/models/{model}/versions/{version}/gate": None,
+            "/v1/models/{model}/versions/{version}/transitions": {
+                "to": "candidate",
+                "person": "Ana",
+                "reason": "ready",
+            },
+            "/v1/models/{model}:rollback": {"person": "Ana", "reason": "regression"},
             "/v1/channels": {
                 "name": f"c-{uuid.uuid4().hex[:8]}",
                 "kind": "webhook",
@@ -188,6 +203,9 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
         kwargs = {"json": body, "headers": headers} if body is not None else {"headers": headers}
     elif method == "PATCH":
         kwargs = {"json": {"severity": "critical"}, "headers": headers}
+    elif method == "PUT" and path.endswith("/gate-policy"):
+        policy = {"conditions": [{"kind": "no_open_alerts"}]}
+        kwargs = {"json": policy, "headers": headers}
     else:
         kwargs = {"headers": headers}
     return client.request(method, url, **kwargs)
