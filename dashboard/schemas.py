@@ -178,8 +178,15 @@ class AlertRead(TypedDict):
     resolve_comment: str | None
 
 
+class VersionStage(TypedDict):
+    version: str
+    stage: str
+    traffic_share: float | None
+
+
 class ModelStatus(TypedDict):
     model: str
+    versions: list[VersionStage]
     monitors: list[MonitorStatus]
     open_alerts: list[AlertRead]
 

@@ -61,7 +61,14 @@ class MonitorStatus(BaseModel):
     open_alerts: int
 
 
+class VersionStage(BaseModel):
+    version: str
+    stage: str = Field(description="registered, candidate, approved, production, retired, rejected")
+    traffic_share: float | None
+
+
 class ModelStatus(BaseModel):
     model: str
+    versions: list[VersionStage]
     monitors: list[MonitorStatus]
     open_alerts: list[AlertRead]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from backend.alerts import repository
-from backend.alerts.schemas import ModelStatus, MonitorStatus
+from backend.alerts.schemas import ModelStatus, MonitorStatus, VersionStage
 from backend.alerts.service import to_read
 from backend.api.actor import Actor
 from backend.catalog import service as catalog_service
@@ -34,8 +34,13 @@ def model_status(session: Session, *, actor: Actor, model_name: str) -> ModelSta
         for m, version in rows
     ]
     alerts = repository.unresolved(session, monitor_ids)
+    _, versions = catalog_service.list_versions(session, actor=actor, model_name=model.name)
     return ModelStatus(
         model=model.name,
+        versions=[
+            VersionStage(version=v.version, stage=v.stage, traffic_share=v.traffic_share)
+            for v in versions
+        ],
         monitors=monitors,
         open_alerts=[to_read(session, a) for a in alerts],
     )

@@ -199,6 +199,10 @@ def test_release_with_gates_two_persons_canary_and_rollback(
     assert [t["to_stage"] for t in lifecycle["transitions"] if t["version"] == "v2"] == [
         "candidate", "approved", "production", "rejected"]  # fmt: skip
 
+    status = client.get("/v1/models/loans/status", headers=admin).json()
+    assert {(v["version"], v["stage"], v["traffic_share"]) for v in status["versions"]} == {
+        ("v1", "production", 1.0), ("v2", "rejected", None)}  # fmt: skip
+
     # Every step is audited, and the chain verifies.
     actions = [e["action"] for e in client.get(
         "/v1/audit", params={"limit": 500}, headers=compliance).json()["items"]]  # fmt: skip
