@@ -15,6 +15,8 @@ from dashboard.schemas import (
     AlertRead,
     AuditPage,
     CheckRunRead,
+    EvaluationRead,
+    Lifecycle,
     ModelRead,
     ModelStatus,
     MonitorRead,
@@ -23,6 +25,7 @@ from dashboard.schemas import (
     PublicKey,
     ReferenceRead,
     Series,
+    TransitionRead,
     VerifyRead,
     VersionRead,
     Volume,
@@ -126,6 +129,36 @@ class VerityApi:
 
     def run(self, run_id: int) -> CheckRunRead:
         typed: CheckRunRead = self._typed(CheckRunRead, self.get(f"/v1/runs/{run_id}"))
+        return typed
+
+    def lifecycle(self, model: str) -> Lifecycle:
+        typed: Lifecycle = self._typed(Lifecycle, self.get(f"/v1/models/{model}/lifecycle"))
+        return typed
+
+    def latest_gate(self, model: str, version: str) -> EvaluationRead | None:
+        """The latest gate evaluation; None when the version has none yet."""
+        try:
+            found = self.get(f"/v1/models/{model}/versions/{version}/gate")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        typed: EvaluationRead = self._typed(EvaluationRead, found)
+        return typed
+
+    def evaluate_gate(self, model: str, version: str) -> EvaluationRead:
+        found = self.post(f"/v1/models/{model}/versions/{version}/gate")
+        typed: EvaluationRead = self._typed(EvaluationRead, found)
+        return typed
+
+    def transition(self, model: str, version: str, body: dict[str, Any]) -> TransitionRead:
+        found = self.post(f"/v1/models/{model}/versions/{version}/transitions", body)
+        typed: TransitionRead = self._typed(TransitionRead, found)
+        return typed
+
+    def rollback(self, model: str, person: str, reason: str) -> list[TransitionRead]:
+        found = self.post(f"/v1/models/{model}:rollback", {"person": person, "reason": reason})
+        typed: list[TransitionRead] = self._typed(list[TransitionRead], found)
         return typed
 
     def report(self, run_id: int) -> bytes:

@@ -27,6 +27,7 @@ from dashboard.views import (
     evidence,
     explanations,
     fairness,
+    governance,
     overview,
     performance,
 )
@@ -38,6 +39,7 @@ PAGES: dict[str, Callable[[VerityApi, WhoAmI], None]] = {
     "Fairness": fairness.render,
     "Explanations": explanations.render,
     "Cost": cost.render,
+    "Governance": governance.render,
     "Alerts": alerts.render,
     "Audit trail": audit.render,
     "Evidence export": evidence.render,

@@ -321,3 +321,51 @@ class PublicKey(TypedDict):
     algorithm: str
     public_key: str
     pem: str
+
+
+class VersionState(TypedDict):
+    version: str
+    stage: str
+    traffic_share: float | None
+    role: str | None
+
+
+class TransitionRead(TypedDict):
+    id: int
+    version: str
+    from_stage: str
+    to_stage: str
+    actor: str
+    person: str
+    reason: str
+    rollout_mode: str | None
+    traffic_share: float | None
+    gate_evaluation_id: int | None
+    rollback: bool
+    created_at: str
+
+
+class Lifecycle(TypedDict):
+    model: str
+    versions: list[VersionState]
+    transitions: list[TransitionRead]
+
+
+class ConditionResult(TypedDict):
+    condition: str
+    observed: float | None
+    threshold: float | None
+    passed: bool
+    run_id: int | None
+    why: str
+
+
+class EvaluationRead(TypedDict):
+    id: int
+    model: str
+    version: str
+    policy_revision: int
+    passed: bool
+    conditions: list[ConditionResult]
+    evaluated_by: str
+    evaluated_at: str

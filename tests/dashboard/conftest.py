@@ -126,6 +126,20 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
         json={"comment": "investigating the shift"},
         headers=tenant.headers(Role.COMPLIANCE),
     ).raise_for_status()
+    # Governance: a gate policy, v1 proposed, its gate evaluated (and failing on bias).
+    policy = {
+        "conditions": [
+            {"monitor": "bias", "metric": "demographic_parity_ratio", "op": ">=", "threshold": 0.8},
+            {"kind": "no_open_alerts", "severity": "critical"},
+        ]
+    }
+    client.put("/v1/models/loans/gate-policy", json=policy, headers=admin).raise_for_status()
+    client.post(
+        "/v1/models/loans/versions/v1/transitions",
+        json={"to": "candidate", "person": "Ana", "reason": "quarterly retrain"},
+        headers=admin,
+    ).raise_for_status()
+    client.post("/v1/models/loans/versions/v1/gate", headers=admin).raise_for_status()
     drift_runs = client.get(f"/v1/monitors/{monitors['drift']}/runs", headers=admin).json()
     api = LiveApi(settings).start()
     yield Loaded(api.url, tenant, monitors, "dash-7", drift_runs["items"][0]["id"])

@@ -89,6 +89,28 @@ def test_performance_and_data_quality(loaded):
     assert set(quality["feature"]) == {"x1", "x2", "x3", "x4", "group"}
 
 
+def test_governance_shows_gates_and_gates_actions_by_role(loaded):
+    app = open_page(signed_in(loaded), "Governance")
+    versions, gate = app.dataframe[0].value, app.dataframe[1].value
+    assert versions.set_index("version").loc["v1", "stage"] == "candidate"
+    bias = gate.set_index("condition").loc["bias.demographic_parity_ratio >= 0.8"]
+    assert bias["passed"] == "NO" and bias["run"].startswith("#")
+    assert "approve" in app.selectbox(key="governance-action").options
+    app.text_input(key="governance-person").input("Bo")
+    app.text_area(key="governance-reason").input("looks right")
+    submit = next(b for b in app.button if b.label == "Submit")
+    submit.click().run()  # approving a version whose gate failed
+    assert any("Refused" in e.value and "failed" in e.value for e in app.error), (
+        [e.value for e in app.error],
+        [b.label for b in app.button],
+        [s.value for s in app.success],
+    )
+    viewer = open_page(signed_in(loaded, Role.VIEWER), "Governance")
+    assert not viewer.get("selectbox") or all(
+        s.key != "governance-action" for s in viewer.selectbox
+    )
+
+
 def test_fairness(loaded):
     app = open_page(signed_in(loaded), "Fairness")
     overall = app.dataframe[0].value

@@ -49,6 +49,8 @@ SEMANTIC_VALIDATION = {
     "POST /v1/models/{model}/versions/{version}/evidence": "start before end",
     "GET /v1/models/{model}/volume": "hourly buckets span at most 92 days",
     "POST /v1/channels": "webhook URLs to internal addresses are refused (SSRF)",
+    "PUT /v1/models/{model}/gate-policy": "conditions name the model's monitors and metrics",
+    "POST /v1/models/{model}/versions/{version}/transitions": "a rollout only with production",
 }
 
 

@@ -1,0 +1,150 @@
+"""Release governance: each version's stage (champion and challenger during a
+canary), its latest gate evaluation with each condition and the run it read, and the
+transitions. Compliance approves or rejects; an admin proposes, promotes and rolls
+back; each control shows only where the key's role allows it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.api import ApiError, VerityApi
+from dashboard.schemas import WhoAmI
+from dashboard.ui import call, can, paged, when
+
+
+def render(api: VerityApi, me: WhoAmI) -> None:
+    st.header("Governance")
+    models = call("models", api.models) or []
+    if not models:
+        st.info("No model is registered yet.")
+        return
+    model = st.selectbox("Model", [m["name"] for m in models], key="governance-model")
+    lifecycle = call("the lifecycle", lambda: api.lifecycle(model))
+    if lifecycle is None:
+        return
+    st.subheader("Versions")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "version": v["version"],
+                    "stage": v["stage"],
+                    "role": v["role"] or "",
+                    "traffic share": "" if v["traffic_share"] is None
+                    else f"{v['traffic_share']:.0%}",
+                }
+                for v in lifecycle["versions"]
+            ]
+        ),
+        hide_index=True,
+    )  # fmt: skip
+    names = [v["version"] for v in lifecycle["versions"]]
+    if not names:
+        return
+    stages = {v["version"]: v["stage"] for v in lifecycle["versions"]}
+    version = st.selectbox("Version", names, index=len(names) - 1, key="governance-version")
+    st.subheader(f"Release gate of {version}")
+    try:
+        evaluation = api.latest_gate(model, version)
+    except ApiError as exc:
+        st.error(f"Could not read the gate: {exc}")
+        evaluation = None
+    if evaluation is None:
+        st.info("Not evaluated yet.")
+    else:
+        verdict = "passed" if evaluation["passed"] else "FAILED"
+        st.markdown(
+            f"**{verdict}** · evaluation #{evaluation['id']} under policy revision "
+            f"{evaluation['policy_revision']} · {when(evaluation['evaluated_at'])} UTC by "
+            f"{evaluation['evaluated_by']}"
+        )
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "condition": c["condition"],
+                        "passed": "yes" if c["passed"] else "NO",
+                        "observed": c["observed"],
+                        "threshold": c["threshold"],
+                        "run": f"#{c['run_id']}" if c["run_id"] else "",
+                        "why": c["why"],
+                    }
+                    for c in evaluation["conditions"]
+                ]
+            ),
+            hide_index=True,
+        )
+    if can(me, "governance:read") and st.button("Evaluate the gate now", key="governance-eval"):
+        try:
+            api.evaluate_gate(model, version)
+        except ApiError as exc:
+            st.error(f"Could not evaluate: {exc}")
+        else:
+            st.rerun()
+    _actions(api, me, model, version, stages[version])
+    st.subheader("Transitions")
+    paged(
+        pd.DataFrame(
+            [
+                {
+                    "at (UTC)": when(t["created_at"]),
+                    "version": t["version"],
+                    "from": t["from_stage"],
+                    "to": t["to_stage"],
+                    "person": t["person"],
+                    "key": t["actor"],
+                    "reason": t["reason"],
+                    "rollout": t["rollout_mode"] or "",
+                    "rollback": "yes" if t["rollback"] else "",
+                }
+                for t in reversed(lifecycle["transitions"])
+            ]
+        ),
+        "governance-transitions",
+    )
+
+
+def _actions(api: VerityApi, me: WhoAmI, model: str, version: str, stage: str) -> None:
+    choices: list[str] = []
+    if can(me, "governance:approve") and stage == "candidate":
+        choices += ["approve", "reject"]
+    proposals = {
+        "registered": ["propose as candidate"],
+        "approved": ["promote (replace)", "promote (canary 10%)"],
+        "production": ["roll back the model"],
+    }
+    if can(me, "governance:propose"):
+        choices += proposals.get(stage, [])
+    if not choices:
+        st.caption(
+            f"{version} is {stage}: nothing this key may do to it now "
+            "(approving needs compliance; proposing, promoting and rolling back need admin)."
+        )
+        return
+    st.subheader("Decide")
+    with st.form("governance-decide", clear_on_submit=True):
+        action = st.selectbox("Action", choices, key="governance-action")
+        person = st.text_input("Your name (the two-person rule checks it)", key="governance-person")
+        reason = st.text_area("Reason (kept in the audit trail)", key="governance-reason")
+        submitted = st.form_submit_button("Submit", type="primary")
+    if not submitted:
+        return
+    if not person.strip() or not reason.strip():
+        st.error("Give your name and the reason: they are what an auditor will read.")
+        return
+    body = {"person": person.strip(), "reason": reason.strip()}
+    try:
+        if action == "roll back the model":
+            api.rollback(model, body["person"], body["reason"])
+        else:
+            to = {"approve": "approved", "reject": "rejected",
+                  "propose as candidate": "candidate"}.get(action, "production")  # fmt: skip
+            if action == "promote (canary 10%)":
+                body["rollout"] = {"mode": "canary", "traffic_share": 0.1}  # type: ignore[assignment]
+            api.transition(model, version, {"to": to, **body})
+    except ApiError as exc:
+        st.error(f"Refused: {exc}")
+        return
+    st.success(f"{action}: done.")
+    st.rerun()
