@@ -81,6 +81,33 @@ class DataQualityResult(Result):
     alert_reasons: list[str]
 
 
+def duplicate_rows(frame: pd.DataFrame) -> int:
+    """Rows whose inputs repeat an earlier row's, as ``DataFrame.duplicated`` counts
+    them: rows are hashed, and only rows sharing a hash are compared exactly."""
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
+    if not candidates.any():
+        return 0
+    return int(frame.loc[candidates].duplicated().sum())
+
+
+def distinct_and_top(present: pd.Series, *, numeric: bool) -> tuple[int, int]:
+    """Distinct values and the most common value's count (``value_counts``' first),
+    by sorting numbers: a hash table of a million distinct floats is far slower."""
+    if not len(present):
+        return 0, 0
+    if numeric:
+        values = np.sort(pd.to_numeric(present, errors="coerce").to_numpy(dtype=np.float64))
+        values = values[~np.isnan(values)]
+        if not len(values):
+            return 0, 0
+        edges = np.flatnonzero(np.diff(values)) + 1
+        runs = np.diff(np.r_[0, edges, len(values)])
+        return len(runs), int(runs.max())
+    counts = present.value_counts()
+    return len(counts), int(counts.iloc[0])
+
+
 def _share(part: float, whole: int) -> float:
     return float(part) / whole if whole else 0.0
 
@@ -108,7 +135,7 @@ class DataQualityDetector(BaseDetector[QualityParams]):
         features = [self._feature(spec, reference, current) for spec in current.columns]
         names = [spec.name for spec in current.columns if spec.name in current.frame]
         rows = len(current)
-        duplicates = int(current.frame[names].duplicated().sum()) if names and rows else 0
+        duplicates = duplicate_rows(current.frame[names]) if names and rows else 0
         duplicate_share = _share(duplicates, rows)
         reasons = [f"{f.name}: {issue}" for f in features for issue in f.issues]
         if duplicate_share > self.params.max_duplicate_share:
@@ -160,8 +187,8 @@ class DataQualityDetector(BaseDetector[QualityParams]):
         rows = len(values)
         missing = int(values.isna().sum())
         present = values.dropna()
-        counts = present.value_counts()
-        top_share = float(counts.iloc[0]) / len(present) if len(present) else None
+        distinct, top = distinct_and_top(present, numeric=spec.kind == ColumnKind.NUMERIC)
+        top_share = top / len(present) if len(present) else None
         ref_missing = (
             _share(int(ref_values.isna().sum()), len(ref_values))
             if ref_values is not None and len(ref_values)
@@ -172,7 +199,7 @@ class DataQualityDetector(BaseDetector[QualityParams]):
         baseline = ref_missing or 0.0
         if missing_share - baseline > p.max_missing_increase:
             issues.append(f"{missing_share:.1%} missing (reference {baseline:.1%})")
-        constant = len(counts) <= 1 and rows > 0
+        constant = distinct <= 1 and rows > 0
         near_constant = top_share is not None and top_share >= p.near_constant_share
         ref_unique = ref_values.dropna().nunique() if ref_values is not None else 0
         if constant and ref_unique > 1:
@@ -227,7 +254,7 @@ class DataQualityDetector(BaseDetector[QualityParams]):
             missing=missing,
             missing_share=missing_share,
             reference_missing_share=ref_missing,
-            unique=len(counts),
+            unique=distinct,
             most_common_share=top_share,
             constant=constant,
             near_constant=near_constant,

@@ -127,3 +127,18 @@ def test_empty_window_is_insufficient_data_not_an_exception() -> None:
     result = run(window(frame(100, 12)), window(frame(0, 13)))
     assert result["status"] == Status.INSUFFICIENT_DATA
     assert result["rows"] == 0 and result["volume_ratio"] == 0.0
+
+
+def test_fast_counts_equal_pandas_on_ties_nans_and_signed_zeros() -> None:
+    from detectors.quality.detector import distinct_and_top, duplicate_rows
+
+    rng = np.random.default_rng(14)
+    values = pd.Series(
+        np.r_[rng.integers(0, 50, 5000).astype(float), [np.nan] * 30, [0.0, -0.0, 0.0]]
+    )
+    present = values.dropna()
+    counts = present.value_counts()
+    assert distinct_and_top(present, numeric=True) == (len(counts), int(counts.iloc[0]))
+    frame = pd.DataFrame({"a": values, "b": rng.choice(["x", "y"], len(values))})
+    assert duplicate_rows(frame) == int(frame.duplicated().sum()) > 0
+    assert duplicate_rows(frame.drop_duplicates()) == 0
