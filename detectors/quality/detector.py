@@ -84,7 +84,11 @@ class DataQualityResult(Result):
 def duplicate_rows(frame: pd.DataFrame) -> int:
     """Rows whose inputs repeat an earlier row's, as ``DataFrame.duplicated`` counts
     them: rows are hashed, and only rows sharing a hash are compared exactly."""
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    # -0.0 and 0.0 are one value to duplicated(), two bit patterns to a hash.
+    hashable = frame.assign(
+        **{name: frame[name] + 0.0 for name in frame.columns if frame[name].dtype.kind == "f"}
+    )
+    hashes = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
     candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
     if not candidates.any():
         return 0
