@@ -33,6 +33,7 @@ from backend.evidence.declared import observations as declared_rows
 from backend.evidence.declared import summary as declared_summary
 from backend.evidence.pdf import render_summary
 from backend.evidence.verify import AUDIT_CSV, MANIFEST, SIGNATURE, canonical_zip
+from backend.governance import cards as governance_cards
 from backend.governance import service as governance_service
 from backend.models import Model, ModelVersion
 
@@ -262,6 +263,9 @@ def build(
             for c in e.conditions
         ],
     )  # fmt: skip
+    card = governance_cards.for_evidence(session, model, version)
+    if card is not None:
+        files["model_card.md"] = card.markdown.encode()
     generated_at = clock.now()
     facts = {
         "model": model.name,
@@ -274,6 +278,13 @@ def build(
         "registered_at": _iso(version.created_at),
         "declared_metrics": declared,
         "stage": version.stage,
+        "card": {
+            "revision": card.revision,
+            "state": card.state,
+            "risk_tier": card.content.risk_tier,
+        }
+        if card
+        else None,
     }
     files["summary.pdf"] = render_summary(
         facts=facts,
@@ -284,6 +295,7 @@ def build(
         alerts=alerts,
         checkpoint=checkpoint,
         declared=declared_summary(declared, observed),
+        card=card,
         generated_at=generated_at,
         exported_by=exported_by,
     )

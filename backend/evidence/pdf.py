@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -23,6 +24,7 @@ SECTIONS = (
     "Checks run",
     "Alerts and how each was handled",
     "Declared performance against observed (Art. 15)",
+    "Model card and monitoring plan (Art. 72)",
     "Audit chain checkpoint",
 )
 
@@ -63,6 +65,7 @@ def render_summary(
     generated_at: datetime,
     exported_by: str,
     declared: list[list[Any]] | None = None,
+    card: Any = None,
 ) -> bytes:
     styles = getSampleStyleSheet()
     h1, h2, body = styles["Title"], styles["Heading2"], styles["BodyText"]
@@ -170,8 +173,50 @@ def render_summary(
         ]
     else:
         story.append(Paragraph("The version declares no metric levels.", body))
+    story.append(Paragraph(SECTIONS[5], h2))
+    if card is None:
+        story.append(Paragraph("The version has no model card.", body))
+    else:
+        content = card.content
+        approved = (
+            f"approved by {escape(card.approved_person or '')} on {_when(card.approved_at)}"
+            if card.approved_at
+            else card.state
+        )
+        story.append(
+            _table(
+                [
+                    ["Card", f"revision {card.revision}, {approved}"],
+                    ["Intended use", escape(content.intended_use)],
+                    ["Out of scope", escape(content.out_of_scope_uses or "–")],
+                    ["Risk tier", f"{content.risk_tier}: {escape(content.risk_rationale)}"],
+                    ["Owners", escape(", ".join(content.owners))],
+                    ["Known limitations", escape(content.known_limitations or "–")],
+                ],
+                [45 * mm, 125 * mm],
+            )
+        )
+        plan = card.monitoring_plan
+        if plan.monitors:
+            story += [
+                Spacer(1, 3 * mm),
+                _table(
+                    [["Monitor", "Kind", "Window", "Schedule", "Alerts at"]]
+                    + [
+                        [m.name, m.kind, m.window, m.schedule, f"{m.alert_on} ({m.severity})"]
+                        for m in plan.monitors
+                    ]
+                ),
+            ]
+        gate = (
+            f"Release gate: policy revision {plan.gate_policy_revision}: "
+            + "; ".join(escape(c) for c in plan.gate_conditions)
+            if plan.gate_policy_revision
+            else "Release gate: no gate policy."
+        )
+        story.append(Paragraph(gate, body))
     story += [
-        Paragraph(SECTIONS[5], h2),
+        Paragraph(SECTIONS[6], h2),
         _table(
             [
                 ["Field", "Value"],

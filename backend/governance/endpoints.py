@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
-from backend.api.dependencies import GovernanceMover, GovernanceProposer, GovernanceReader
+from backend.api.dependencies import (
+    GovernanceApprover,
+    GovernanceMover,
+    GovernanceProposer,
+    GovernanceReader,
+)
 from backend.db import DbSession, ReadSession
-from backend.governance import service
+from backend.governance import cards, service
 from backend.governance.schemas import (
+    CardContent,
+    CardDecision,
+    CardRead,
     EvaluationRead,
     Lifecycle,
     PolicyRead,
@@ -92,3 +100,69 @@ def roll_back(
     """Production returns to the previous version (a canary's champion, or the version
     the current one replaced)."""
     return service.rollback(session, actor=actor, model_name=model, spec=spec)
+
+
+CARD = VERSION + "/card"
+
+
+@router.put(CARD, status_code=status.HTTP_201_CREATED, response_model=CardRead)
+def write_card(
+    model: str, version: str, content: CardContent, session: DbSession, actor: GovernanceProposer
+) -> CardRead:
+    """A new draft revision of the version's model card (the plan is generated)."""
+    return cards.write(
+        session, actor=actor, model_name=model, version_name=version, content=content
+    )
+
+
+@router.get(CARD, response_model=CardRead)
+def read_card(
+    model: str,
+    version: str,
+    session: ReadSession,
+    actor: GovernanceReader,
+    revision: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> CardRead:
+    return cards.get(
+        session, actor=actor, model_name=model, version_name=version, revision=revision
+    )
+
+
+@router.get(
+    CARD + ".md",
+    response_class=Response,
+    responses={200: {"content": {"text/markdown": {}}, "description": "The card as Markdown."}},
+)
+def card_markdown(
+    model: str,
+    version: str,
+    session: ReadSession,
+    actor: GovernanceReader,
+    revision: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> Response:
+    card = cards.get(
+        session, actor=actor, model_name=model, version_name=version, revision=revision
+    )
+    return Response(card.markdown, media_type="text/markdown; charset=utf-8")
+
+
+@router.post(CARD + ":submit", response_model=CardRead)
+def submit_card(
+    model: str, version: str, decision: CardDecision, session: DbSession,
+    actor: GovernanceProposer,
+) -> CardRead:  # fmt: skip
+    """The latest draft goes to review."""
+    return cards.submit(
+        session, actor=actor, model_name=model, version_name=version, decision=decision
+    )
+
+
+@router.post(CARD + ":approve", response_model=CardRead)
+def approve_card(
+    model: str, version: str, decision: CardDecision, session: DbSession,
+    actor: GovernanceApprover,
+) -> CardRead:  # fmt: skip
+    """Approve the card in review: another person, with another key, than its submitter."""
+    return cards.approve(
+        session, actor=actor, model_name=model, version_name=version, decision=decision
+    )

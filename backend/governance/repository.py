@@ -13,6 +13,7 @@ from backend.models import (
     CheckRun,
     GateEvaluation,
     GatePolicy,
+    ModelCard,
     ModelVersion,
     Monitor,
     VersionTransition,
@@ -172,3 +173,26 @@ def next_revision(session: Session, model_id: int) -> int:
         select(func.max(GatePolicy.revision)).where(GatePolicy.model_id == model_id)
     )
     return int(found or 0) + 1
+
+
+def monitors_of_version(session: Session, version_id: int) -> list[Monitor]:
+    return list(
+        session.scalars(
+            select(Monitor).where(Monitor.model_version_id == version_id).order_by(Monitor.id)
+        ).all()
+    )
+
+
+def latest_card(session: Session, version_id: int, state: str | None = None) -> ModelCard | None:
+    statement = select(ModelCard).where(ModelCard.model_version_id == version_id)
+    if state is not None:
+        statement = statement.where(ModelCard.state == state)
+    return session.scalars(statement.order_by(ModelCard.revision.desc()).limit(1)).first()
+
+
+def card_revision(session: Session, version_id: int, revision: int) -> ModelCard | None:
+    return session.scalars(
+        select(ModelCard).where(
+            ModelCard.model_version_id == version_id, ModelCard.revision == revision
+        )
+    ).one_or_none()

@@ -145,3 +145,67 @@ class Lifecycle(BaseModel):
     model: str
     versions: list[VersionState]
     transitions: list[TransitionRead]
+
+
+RiskTier = Literal["prohibited", "high", "limited", "minimal"]
+Text = Annotated[str, Field(max_length=20_000)]
+
+
+class CardContent(Strict):
+    """What a model card says (the monitoring plan is generated, not written)."""
+
+    intended_use: Text
+    intended_users: Text = ""
+    out_of_scope_uses: Text = ""
+    training_data: Text = Field(default="", description="A summary of the training data.")
+    known_limitations: Text = ""
+    risk_tier: RiskTier = Field(description="The EU AI Act risk class.")
+    risk_rationale: Text
+    owners: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=50
+    )
+
+
+class CardDecision(Strict):
+    person: Person
+    comment: Annotated[str, Field(max_length=5000)] = ""
+
+
+class PlanMonitor(BaseModel):
+    name: str
+    kind: str
+    window: str
+    schedule: str
+    severity: str
+    alert_on: str
+    thresholds: dict[str, object]
+    segments: list[str] | None
+    enabled: bool
+
+
+class MonitoringPlan(BaseModel):
+    """Art. 72's post-market monitoring plan, from the version's monitors, schedules,
+    thresholds, declared metrics and gate policy, as they are now."""
+
+    monitors: list[PlanMonitor]
+    declared_metrics: dict[str, float]
+    gate_policy_revision: int | None
+    gate_conditions: list[str]
+    approval_max_age_hours: int | None
+
+
+class CardRead(BaseModel):
+    model: str
+    version: str
+    revision: int
+    state: Literal["draft", "in_review", "approved"]
+    content: CardContent
+    monitoring_plan: MonitoringPlan
+    created_by: str
+    created_at: datetime
+    submitted_by: str | None
+    submitted_person: str | None
+    approved_by: str | None
+    approved_person: str | None
+    approved_at: datetime | None
+    markdown: str

@@ -15,6 +15,7 @@ from backend.models.ingest_batch import IngestBatch
 from backend.models.job import Job
 from backend.models.label import Label
 from backend.models.model import Model
+from backend.models.model_card import ModelCard
 from backend.models.model_version import ModelVersion
 from backend.models.monitor import Monitor
 from backend.models.notification import Notification, NotificationAttempt
@@ -40,6 +41,7 @@ __all__ = [
     "Job",
     "Label",
     "Model",
+    "ModelCard",
     "ModelVersion",
     "Monitor",
     "Notification",

@@ -1,5 +1,5 @@
 """governance: version lifecycle stage and traffic share, transitions (approvals and
-rollbacks among them), versioned gate policies, gate evaluations
+rollbacks among them), versioned gate policies, gate evaluations, model card revisions
 
 Revision ID: 0009
 Revises: 0008
@@ -102,12 +102,43 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_version_transition")),
     )
     op.create_index(op.f("ix_version_transition_project_id"), "version_transition", ["project_id"])
+    op.create_table(
+        "model_card",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("model_version_id", sa.Integer(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("content", backend.models.base.JsonValue, nullable=False),
+        sa.Column("created_by", sa.String(length=300), nullable=False),
+        sa.Column("created_at", backend.models.base.UTCDateTime(), nullable=False),
+        sa.Column("submitted_by", sa.String(length=300), nullable=True),
+        sa.Column("submitted_key_id", sa.Integer(), nullable=True),
+        sa.Column("submitted_person", sa.String(length=200), nullable=True),
+        sa.Column("approved_by", sa.String(length=300), nullable=True),
+        sa.Column("approved_person", sa.String(length=200), nullable=True),
+        sa.Column("approved_at", backend.models.base.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["model_version_id"],
+            ["model_version.id"],
+            name=op.f("fk_model_card_model_version_id_model_version"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["project.id"], name=op.f("fk_model_card_project_id_project")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_model_card")),
+        sa.UniqueConstraint(
+            "model_version_id", "revision", name=op.f("uq_model_card_model_version_id_revision")
+        ),
+    )
+    op.create_index(op.f("ix_model_card_project_id"), "model_card", ["project_id"])
     op.create_index(
         "ix_version_transition_version", "version_transition", ["model_version_id", "id"]
     )
 
 
 def downgrade() -> None:
+    op.drop_table("model_card")
     op.drop_table("version_transition")
     op.drop_table("gate_evaluation")
     op.drop_table("gate_policy")

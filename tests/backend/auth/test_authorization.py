@@ -22,6 +22,12 @@ from tests.factories import (
 from tests.support.timeline import at, window
 
 P = Permission
+CARD = {
+    "intended_use": "churn triage",
+    "risk_tier": "limited",
+    "risk_rationale": "no decision without a human",
+    "owners": ["ml-team"],
+}
 ENDPOINTS = [
     ("GET", "/v1/models", P.CATALOG_READ),
     ("POST", "/v1/models", P.CATALOG_WRITE),
@@ -79,6 +85,12 @@ ENDPOINTS = [
     # Proposing (the move asked here); approving is governance:approve (test_release.py).
     ("POST", "/v1/models/{model}/versions/{version}/transitions", P.GOVERNANCE_PROPOSE),
     ("POST", "/v1/models/{model}:rollback", P.GOVERNANCE_PROPOSE),
+    ("PUT", "/v1/models/{model}/versions/{version}/card", P.GOVERNANCE_PROPOSE),
+    ("GET", "/v1/models/{model}/versions/{version}/card", P.GOVERNANCE_READ),
+    ("GET", "/v1/models/{model}/versions/{version}/card.md", P.GOVERNANCE_READ),
+    # Approve before submit: an admin key may not approve what it submitted itself.
+    ("POST", "/v1/models/{model}/versions/{version}/card:approve", P.GOVERNANCE_APPROVE),
+    ("POST", "/v1/models/{model}/versions/{version}/card:submit", P.GOVERNANCE_PROPOSE),
 ]
 
 
@@ -194,6 +206,8 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
                 "reason": "ready",
             },
             "/v1/models/{model}:rollback": {"person": "Ana", "reason": "regression"},
+            "/v1/models/{model}/versions/{version}/card:submit": {"person": "Ana"},
+            "/v1/models/{model}/versions/{version}/card:approve": {"person": "Bo"},
             "/v1/channels": {
                 "name": f"c-{uuid.uuid4().hex[:8]}",
                 "kind": "webhook",
@@ -206,6 +220,8 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
     elif method == "PUT" and path.endswith("/gate-policy"):
         policy = {"conditions": [{"kind": "no_open_alerts"}]}
         kwargs = {"json": policy, "headers": headers}
+    elif method == "PUT" and path.endswith("/card"):
+        kwargs = {"json": CARD, "headers": headers}
     else:
         kwargs = {"headers": headers}
     return client.request(method, url, **kwargs)

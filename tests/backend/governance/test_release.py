@@ -174,6 +174,35 @@ def test_release_with_gates_two_persons_canary_and_rollback(
     viewer = move(client, tenant.headers(Role.VIEWER), "v2", "approved", "Cy")
     assert viewer.status_code == 403
 
+    # Its model card: a draft, submitted by one person, approved by another.
+    card = {"intended_use": "pre-screening of car loans", "intended_users": "credit analysts",
+            "out_of_scope_uses": "final decisions without review", "risk_tier": "high",
+            "risk_rationale": "creditworthiness (Annex III 5(b))", "owners": ["risk-ml"],
+            "known_limitations": "trained on one country's applicants"}  # fmt: skip
+    written = client.put("/v1/models/loans/versions/v2/card", json=card, headers=admin)
+    assert written.status_code == 201, written.text
+    assert written.json()["state"] == "draft" and written.json()["revision"] == 1
+    assert client.post("/v1/models/loans/versions/v2/card:submit", json={"person": "Ana"},
+                       headers=admin).status_code == 200  # fmt: skip
+    own = client.post("/v1/models/loans/versions/v2/card:approve", json={"person": "Ana"},
+                      headers=compliance)  # fmt: skip
+    assert own.status_code == 403 and "two-person rule" in own.text
+    card_ok = client.post("/v1/models/loans/versions/v2/card:approve", json={"person": "Bo"},
+                          headers=compliance)  # fmt: skip
+    assert card_ok.status_code == 200, card_ok.text
+    plan = card_ok.json()["monitoring_plan"]
+    assert [m["name"] for m in plan["monitors"]] == ["bias"]
+    assert plan["gate_conditions"] == ["bias.demographic_parity_ratio >= 0.8",
+                                       "no open critical+ alerts"]  # fmt: skip
+    text = client.get("/v1/models/loans/versions/v2/card.md", headers=admin).text
+    assert "## Monitoring plan (Art. 72)" in text and "Tier: **high**" in text
+    # Editing makes a new draft revision; the approved one stays as it was.
+    revised = client.put("/v1/models/loans/versions/v2/card", json=card, headers=admin).json()
+    assert (revised["revision"], revised["state"]) == (2, "draft")
+    first = client.get("/v1/models/loans/versions/v2/card", params={"revision": 1},
+                       headers=admin).json()  # fmt: skip
+    assert (first["state"], first["approved_person"]) == ("approved", "Bo")
+
     # 4. A compliance key approves, citing the passing evaluation.
     approved = move(client, compliance, "v2", "approved", "Bo")
     assert approved.status_code == 201, approved.text
@@ -227,6 +256,7 @@ def test_release_with_gates_two_persons_canary_and_rollback(
     assert [(t["to"], t["person"]) for t in transitions] == [
         ("candidate", "Ana"), ("approved", "Bo"), ("production", "Ana"), ("rejected", "Ana")]  # fmt: skip
     evaluations = list(csv.DictReader(io.StringIO(archive.read("gate_evaluations.csv").decode())))
+    assert "Revision 1 · **approved** · approved by Bo" in archive.read("model_card.md").decode()
     assert {e["passed"] for e in evaluations} == {"yes", "no"}
     key = client.get("/v1/evidence/public-key", headers=compliance).json()["public_key"]
     file = tmp_path / "pack.zip"
