@@ -7,6 +7,7 @@ from typing import Any
 
 from detectors.base import BaseDetector
 from detectors.bias.detector import BiasDetector
+from detectors.comparison.detector import ComparisonDetector
 from detectors.cost.detector import CostDetector
 from detectors.drift.detector import DriftDetector
 from detectors.estimate.detector import EstimateDetector
@@ -22,6 +23,7 @@ DETECTORS: dict[str, type[BaseDetector[Any]]] = {
     PerformanceDetector.kind: PerformanceDetector,
     EstimateDetector.kind: EstimateDetector,
     DataQualityDetector.kind: DataQualityDetector,
+    ComparisonDetector.kind: ComparisonDetector,
 }
 
 

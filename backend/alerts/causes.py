@@ -50,6 +50,8 @@ def _causes(kind: str, result: dict[str, Any], params: dict[str, Any]) -> list[C
         return _quality_metrics(kind, result)
     if kind == "data_quality":
         return _data_quality(result)
+    if kind == "comparison":
+        return _comparison(result)
     return {"drift": _drift, "explain": _explain, "cost": _cost}[kind](result)
 
 
@@ -76,6 +78,31 @@ def _quality_metrics(kind: str, result: dict[str, Any]) -> list[Cause]:
         for decision in result.get("decisions", [])
         if decision.get("breaches")
     ]
+
+
+def _comparison(result: dict[str, Any]) -> list[Cause]:
+    found = []
+    for reason in result.get("alert_reasons", []):
+        drift = reason.startswith("the challenger's outputs drift")
+        found.append(
+            Cause(
+                key=f"comparison:{'output_drift' if drift else result.get('metric')}",
+                message=f"Challenger against {result.get('champion')}: {reason}",
+                details={
+                    k: result.get(k)
+                    for k in (
+                        "champion",
+                        "mode",
+                        "metric",
+                        "delta",
+                        "delta_interval",
+                        "output_drift",
+                        "agreement_rate",
+                    )
+                },
+            )
+        )
+    return found
 
 
 def _data_quality(result: dict[str, Any]) -> list[Cause]:

@@ -70,6 +70,20 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
         {"roc_auc", "f1", "precision", "recall", "specificity", "accuracy", "mae", "mse", "rmse"}
     ),
     "data_quality": frozenset({"rows", "duplicate_share", "volume_ratio", "missing_share"}),
+    "comparison": frozenset(
+        {
+            "accuracy_delta",
+            "accuracy_delta:low",
+            "accuracy_delta:high",
+            "mae_delta",
+            "mae_delta:low",
+            "mae_delta:high",
+            "agreement_rate",
+            "output_drift",
+            "latency_p95_delta_ms",
+            "demographic_parity_delta",
+        }
+    ),
 }
 
 

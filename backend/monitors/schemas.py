@@ -9,7 +9,14 @@ from backend.monitors.specs import cron_trigger, parse_duration
 from detectors.registry import DETECTORS
 
 Kind = Literal[
-    "drift", "bias", "explain", "cost", "performance", "estimated_performance", "data_quality"
+    "drift",
+    "bias",
+    "explain",
+    "cost",
+    "performance",
+    "estimated_performance",
+    "data_quality",
+    "comparison",
 ]
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
@@ -217,4 +224,5 @@ assert set(DETECTORS) == {
     "performance",
     "estimated_performance",
     "data_quality",
+    "comparison",
 }, "Kind must list every detector"

@@ -122,6 +122,22 @@ def _resolve_dataset(session: Session, version: ModelVersion, spec: ReferenceSpe
     return found[0].id
 
 
+def _check_champion(
+    session: Session, version: ModelVersion, kind: str, params: dict[str, Any]
+) -> None:
+    """A comparison names another version of the same model as its champion."""
+    if kind != "comparison":
+        return
+    name = params["champion"]
+    champion = catalog_repository.get_version(session, model_id=version.model_id, version=name)
+    if champion is None or champion.id == version.id:
+        problem = "is this version" if champion is not None else "is not a version of this model"
+        raise InvalidInput(
+            f"the champion '{name}' {problem}",
+            errors=[{"field": "params.champion", "message": f"'{name}' {problem}"}],
+        )
+
+
 def _apply_segments(monitor: Monitor, version: ModelVersion, spec: SegmentSpec | None) -> None:
     """Segments are categorical features of the version's schema; a 422 names any
     other."""
@@ -224,12 +240,14 @@ def create(
     ):
         # No reference given and no dataset to pin: the first week of traffic.
         reference = ReferenceSpec(kind="first_week")
+    params = validated_params(spec.kind, spec.params)
+    _check_champion(session, version, spec.kind, params)
     monitor = Monitor(
         project_id=actor.project_id,
         model_version_id=version.id,
         name=spec.name,
         kind=spec.kind,
-        params=validated_params(spec.kind, spec.params),
+        params=params,
         reference_kind=reference.kind,
         reference_dataset_id=_resolve_dataset(session, version, reference),
         reference_start=reference.start,
@@ -294,7 +312,9 @@ def update(session: Session, *, actor: Actor, monitor_id: int, spec: MonitorUpda
     version = session.get(ModelVersion, monitor.model_version_id)
     assert version is not None
     if spec.params is not None:
-        monitor.params = validated_params(monitor.kind, spec.params)
+        params = validated_params(monitor.kind, spec.params)
+        _check_champion(session, version, monitor.kind, params)
+        monitor.params = params
     if spec.window is not None:
         _apply_window(monitor, spec.window)
     if spec.reference is not None:

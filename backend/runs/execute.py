@@ -133,6 +133,28 @@ def _reference(
     return load_dataset(store, version, dataset, needs, task), None
 
 
+def _champion(
+    session: Session, monitor: Monitor, version: ModelVersion, start: datetime, end: datetime
+) -> LoadedReference:
+    """A comparison's baseline: the champion version's window over the same bounds."""
+    name = str(monitor.params.get("champion"))
+    champion = repository.version_named(session, version.model_id, name)
+    if champion is None:
+        raise ValueError(f"the model has no version '{name}' to compare with")
+    loaded = load_window(
+        session,
+        champion,
+        start,
+        end,
+        needs=needs_for(monitor.kind, repository.model_task(session, version)),
+        max_rows=monitor.max_rows,
+        sample_seed=monitor.id * 1_000_003 + int(end.timestamp()) + 1,
+        extra=tuple(monitor.segment_by or ()),
+    )
+    source = f"champion:{champion.version}@{start.isoformat()}/{end.isoformat()}"
+    return LoadedReference(loaded.window, loaded.sha256, source)
+
+
 @dataclass
 class Plan:
     monitor: Monitor
@@ -170,7 +192,10 @@ def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: 
             sample_seed=monitor.id * 1_000_003 + int(end.timestamp()),
             extra=tuple(monitor.segment_by or ()),
         )
-        reference, pin = _reference(session, store, monitor, version, clock.now())
+        if monitor.kind == "comparison":
+            reference, pin = _champion(session, monitor, version, start, end), None
+        else:
+            reference, pin = _reference(session, store, monitor, version, clock.now())
         artifact = None
         known = None
         if monitor.kind == "explain":

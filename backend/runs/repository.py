@@ -20,6 +20,12 @@ def first_prediction_at(session: Session, version_id: int) -> datetime | None:
     return found
 
 
+def version_named(session: Session, model_id: int, name: str) -> ModelVersion | None:
+    return session.scalars(
+        select(ModelVersion).where(ModelVersion.model_id == model_id, ModelVersion.version == name)
+    ).one_or_none()
+
+
 def model_task(session: Session, version: ModelVersion) -> str:
     task: str = session.execute(select(Model.task).where(Model.id == version.model_id)).scalar_one()
     return task

@@ -96,6 +96,18 @@ def metrics(
             found[f"{name}:high"] = _number(estimate.get("upper_confidence"))
         for name, value in (result.get("realized") or {}).items():
             found[f"realized:{name}"] = _number(value)
+    elif kind == "comparison":
+        metric = result.get("metric", "metric")
+        found[f"{metric}_delta"] = _number(result.get("delta"))
+        interval = result.get("delta_interval") or {}
+        found[f"{metric}_delta:low"] = _number(interval.get("low"))
+        found[f"{metric}_delta:high"] = _number(interval.get("high"))
+        found["agreement_rate"] = _number(result.get("agreement_rate"))
+        found["output_drift"] = _number(result.get("output_drift"))
+        latency = result.get("latency") or {}
+        found["latency_p95_delta_ms"] = _number(latency.get("delta_latency_p95"))
+        for attribute, figures in (result.get("fairness") or {}).items():
+            found[f"demographic_parity_delta:{attribute}"] = _number(figures.get("delta"))
     elif kind == "data_quality":
         found["rows"] = _number(result.get("rows"))
         found["duplicate_share"] = _number(result.get("duplicate_share"))

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from verity_sdk.core import ClientCore, extra_fields
+from verity_sdk.core import ClientCore, extra_fields, shadow_fields
 from verity_sdk.pipeline import ClientStats, DropCallback
 from verity_sdk.transport import Backoff, Batch
 
@@ -78,6 +78,7 @@ class AsyncVerityClient:
         event_id: str | None = None,
         occurred_at: datetime | None = None,
         tags: Mapping[str, str] | None = None,
+        shadow_of: str | None = None,
     ) -> str:
         """Queue one prediction; returns its event id. Call it on the loop's thread."""
         try:
@@ -85,6 +86,9 @@ class AsyncVerityClient:
                 self._ensure_task()
         except Exception as exc:
             self._pipeline.note_error(f"log: {exc!r}")
+        # A shadow prediction (this client's version predicting the champion's request):
+        # the champion's event id pairs them for a comparison monitor.
+        event_id, tags = shadow_fields(self.version, shadow_of, event_id, tags)
         extra = extra_fields(score, probabilities, latency_ms, compute_seconds, occurred_at, tags)
         event_id, ready = self._core.log(features, prediction, extra, event_id)
         if ready and self._wake is not None:

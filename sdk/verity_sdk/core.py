@@ -17,6 +17,26 @@ from verity_sdk.spool import Spool
 from verity_sdk.transport import ENDPOINTS, Backoff, Batch, Verdict, judge, retry_after_seconds
 from verity_sdk.version import USER_AGENT
 
+# A shadow prediction's event id: the champion's, then this, then the shadow's version
+# (the control plane's comparison pairs them by it).
+SHADOW_SEPARATOR = "~shadow~"
+
+
+def shadow_fields(
+    version: str,
+    shadow_of: str | None,
+    event_id: str | None,
+    tags: Mapping[str, str] | None,
+) -> tuple[str | None, Mapping[str, str] | None]:
+    """The event id and tags of a shadow prediction of ``shadow_of`` (unchanged when
+    it is not one)."""
+    if shadow_of is None:
+        return event_id, tags
+    return (
+        event_id or f"{shadow_of}{SHADOW_SEPARATOR}{version}",
+        {**(tags or {}), "shadow_of": shadow_of},
+    )
+
 
 class EventIds:
     """Event ids unique across processes and restarts: a random prefix per client and

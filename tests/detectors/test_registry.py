@@ -28,6 +28,7 @@ MINIMAL_PARAMS: dict[str, dict[str, Any]] = {
     "performance": {},
     "estimated_performance": {},
     "data_quality": {},
+    "comparison": {"champion": "v1"},
 }
 
 

@@ -56,6 +56,9 @@ NEEDS = {
     "performance": Needs("none", labels=True, floats=("score", LABEL_DELAY), probabilities=True),
     "estimated_performance": Needs("all", labels=True, floats=("score",), probabilities=True),
     "data_quality": Needs("all", labels=False),
+    # The champion's window and the challenger's: outputs, labels, sensitive features
+    # for the fairness delta, latency and compute for the cost delta.
+    "comparison": Needs("sensitive", labels=True, floats=("score", *COST_COLUMNS)),
 }
 # The column a reference dataset holds each class's probability in: "proba:<class>".
 PROBA_PREFIX = "proba:"

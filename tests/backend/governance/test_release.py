@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
+from verity_sdk import VerityClient
 
 from backend.api.roles import Role
 from backend.cli import app as cli
@@ -45,7 +46,7 @@ def post(client: TestClient, headers: dict[str, str], path: str, body: Any) -> A
 
 def traffic(
     client: TestClient, headers: dict[str, str], version: str, day: int, unfair: float
-) -> None:
+) -> Any:
     rng = np.random.default_rng(day * 10 + int(version[1:]))
     data = frame(1500, rng, shift=0.0, unfair=unfair)
     records = [
@@ -60,6 +61,10 @@ def traffic(
         for i, row in enumerate(data.to_dict("records"))
     ]
     post(client, headers, "/v1/predictions", {"records": records})
+    labels = [{"event_id": f"{version}-{day}-{i}", "label": int(v)}
+              for i, v in enumerate(data["label"])]  # fmt: skip
+    post(client, headers, "/v1/labels", {"labels": labels})
+    return data
 
 
 def register(client: TestClient, headers: dict[str, str], version: str) -> int:
@@ -126,7 +131,7 @@ def test_release_with_gates_two_persons_canary_and_rollback(
     assert policy.json()["revision"] == 1
 
     # v1 goes through: fair traffic, a passing gate, two people, production.
-    traffic(client, admin, "v1", 0, unfair=0.0)
+    v1_traffic = traffic(client, admin, "v1", 0, unfair=0.0)
     post(client, admin, f"/v1/monitors/{bias_v1}/run", {"end": iso(at(days=1))})
     assert move(client, admin, "v1", "candidate", "Ana").status_code == 201
     assert post(client, admin, "/v1/models/loans/versions/v1/gate", None)["passed"]
@@ -216,6 +221,34 @@ def test_release_with_gates_two_persons_canary_and_rollback(
                                                   headers=admin).json()["versions"]}  # fmt: skip
     assert (states["v1"]["role"], states["v1"]["traffic_share"]) == ("champion", 0.9)
     assert (states["v2"]["role"], states["v2"]["traffic_share"]) == ("challenger", 0.1)
+
+    # The challenger predicts v1's requests in shadow, through the SDK; a comparison
+    # monitor pairs them, and a gate condition reads its delta.
+    with VerityClient(live, tenant.tokens[Role.INGEST], "loans", "v2") as shadow:
+        for i, row in enumerate(v1_traffic.to_dict("records")):
+            shadow.log(
+                {**{n: float(row[n]) for n in FEATURES}, "group": row["group"]},
+                int(row["prediction"]) if i % 10 else 1 - int(row["prediction"]),
+                occurred_at=at(days=0, seconds=50 * i),
+                shadow_of=f"v1-0-{i}",
+            )
+        assert shadow.flush(60)
+    compared = post(client, admin, "/v1/models/loans/versions/v2/monitors", {
+        "name": "vs-v1", "kind": "comparison", "params": {"champion": "v1", "mode": "shadow"},
+        "window": {"start": iso(at(0)), "end": iso(at(days=1))}})  # fmt: skip
+    comparison = post(client, admin, f"/v1/monitors/{compared['id']}/run", None)["run"]
+    assert comparison["status"] in ("ok", "alert"), comparison
+    assert comparison["reference_source"].startswith("champion:v1@")
+    result = comparison["result"]
+    assert result["paired_rows"] == 1500
+    assert result["agreement_rate"] == pytest.approx(0.9, abs=0.001)
+    client.put("/v1/models/loans/gate-policy", headers=admin, json={"conditions": [
+        *POLICY["conditions"],
+        {"monitor": "vs-v1", "metric": "accuracy_delta:low", "op": ">=", "threshold": -0.2}]})  # fmt: skip
+    gated = post(client, admin, "/v1/models/loans/versions/v2/gate", None)
+    condition = gated["conditions"][-1]
+    assert condition["run_id"] == comparison["id"]
+    assert condition["observed"] == result["delta_interval"]["low"]
 
     # 6. Rollback restores v1, in one call.
     rolled = client.post("/v1/models/loans:rollback", headers=admin,
