@@ -82,6 +82,7 @@ def render(api: VerityApi, me: WhoAmI) -> None:
             st.error(f"Could not evaluate: {exc}")
         else:
             st.rerun()
+    _comparison(api, model, version)
     _actions(api, me, model, version, stages[version])
     st.subheader("Transitions")
     paged(
@@ -103,6 +104,51 @@ def render(api: VerityApi, me: WhoAmI) -> None:
         ),
         "governance-transitions",
     )
+
+
+def _comparison(api: VerityApi, model: str, version: str) -> None:
+    monitors = [
+        m for m in (call("monitors", lambda: api.monitors(model, version)) or [])
+        if m["kind"] == "comparison"
+    ]  # fmt: skip
+    if not monitors:
+        return
+    monitor = monitors[0]
+    series = call("the comparison", lambda: api.series(monitor["id"], 1))
+    if not series or not series["points"]:
+        return
+    run = call("the comparison run", lambda: api.run(series["points"][-1]["run_id"]))
+    if not run or not run["result"]:
+        return
+    result = run["result"]
+    interval = result.get("delta_interval") or {}
+    st.subheader(f"Challenger {version} against champion {result['champion']}")
+    st.markdown(
+        f"{result['mode']} traffic · run #{run['id']} · window {when(run['window_start'])} → "
+        f"{when(run['window_end'])} UTC · {result['labeled_rows']:,} labelled rows"
+        + (f" · {result['paired_rows']:,} paired" if result.get("paired_rows") else "")
+    )
+    latency = result.get("latency") or {}
+    rows = [
+        {"figure": result["metric"], "champion": result["champion_value"],
+         "challenger": result["challenger_value"], "delta": result["delta"],
+         "interval": f"[{interval['low']:.4f}, {interval['high']:.4f}]" if interval else ""},
+        {"figure": "latency p95 (ms)", "champion": latency.get("champion_latency_p95"),
+         "challenger": latency.get("challenger_latency_p95"),
+         "delta": latency.get("delta_latency_p95"), "interval": ""},
+        {"figure": "agreement rate", "champion": None, "challenger": None,
+         "delta": result.get("agreement_rate"), "interval": ""},
+        {"figure": "output drift (JS distance)", "champion": None, "challenger": None,
+         "delta": result.get("output_drift"), "interval": ""},
+    ]  # fmt: skip
+    for attribute, figures in (result.get("fairness") or {}).items():
+        rows.append({"figure": f"demographic parity difference ({attribute})",
+                     "champion": figures["champion_demographic_parity_difference"],
+                     "challenger": figures["challenger_demographic_parity_difference"],
+                     "delta": figures["delta"], "interval": ""})  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    for reason in result.get("alert_reasons") or []:
+        st.warning(reason)
 
 
 def _actions(api: VerityApi, me: WhoAmI, model: str, version: str, stage: str) -> None:

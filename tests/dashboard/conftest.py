@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -140,7 +141,45 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
         headers=admin,
     ).raise_for_status()
     client.post("/v1/models/loans/versions/v1/gate", headers=admin).raise_for_status()
+    _canary(client, admin, rng, end)
     drift_runs = client.get(f"/v1/monitors/{monitors['drift']}/runs", headers=admin).json()
     api = LiveApi(settings).start()
     yield Loaded(api.url, tenant, monitors, "dash-7", drift_runs["items"][0]["id"])
     api.stop()
+
+
+def _canary(client: TestClient, admin: dict[str, str], rng: np.random.Generator, end: Any) -> None:
+    """A second model (named after "loans", which the pages open first) whose v2 predicted v1's requests in shadow, compared by a
+    comparison monitor: what the Governance page shows champion against challenger."""
+    client.post("/v1/models", json={"name": "scoring", "task": "binary"}, headers=admin)
+    for version in ("v1", "v2"):
+        client.post(
+            "/v1/models/scoring/versions", json={**VERSION, "version": version}, headers=admin
+        ).raise_for_status()
+    data = frame(600, rng, shift=0.0, unfair=0.0)
+    start = end - timedelta(hours=2)
+    for version in ("v1", "v2"):
+        records = [
+            {
+                "event_id": f"can-{i}" if version == "v1" else f"can-{i}~shadow~v2",
+                "model": "scoring",
+                "version": version,
+                "occurred_at": (start + timedelta(seconds=10 * i)).isoformat(),
+                "features": {**{n: float(row[n]) for n in FEATURES}, "group": row["group"]},
+                "prediction": int(row["prediction"]) if version == "v1" or i % 8
+                else 1 - int(row["prediction"]),
+                "latency_ms": 4.0 if version == "v1" else 6.0,
+            }
+            for i, row in enumerate(data.to_dict("records"))
+        ]  # fmt: skip
+        client.post("/v1/predictions", json={"records": records}, headers=admin).raise_for_status()
+    labels = [{"event_id": f"can-{i}", "label": int(v)} for i, v in data["label"].items()]
+    client.post("/v1/labels", json={"labels": labels}, headers=admin).raise_for_status()
+    monitor = client.post(
+        "/v1/models/scoring/versions/v2/monitors",
+        json={"name": "vs-v1", "kind": "comparison", "params": {"champion": "v1"},
+              "window": {"start": start.isoformat(), "end": end.isoformat()}},
+        headers=admin,
+    )  # fmt: skip
+    monitor.raise_for_status()
+    client.post(f"/v1/monitors/{monitor.json()['id']}/run", headers=admin).raise_for_status()

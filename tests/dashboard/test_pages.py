@@ -111,6 +111,18 @@ def test_governance_shows_gates_and_gates_actions_by_role(loaded):
     )
 
 
+def test_governance_compares_challenger_with_champion(loaded):
+    app = open_page(signed_in(loaded), "Governance")
+    app.selectbox(key="governance-model").set_value("scoring").run()
+    app.selectbox(key="governance-version").set_value("v2").run()
+    assert any(s.value.startswith("Challenger v2 against champion v1") for s in app.subheader)
+    table = next(d.value for d in app.dataframe if "figure" in d.value.columns)
+    figures = table.set_index("figure")
+    assert figures.loc["agreement rate", "delta"] == 0.875
+    assert figures.loc["latency p95 (ms)", "delta"] == 2.0
+    assert "demographic parity difference (group)" in figures.index
+
+
 def test_fairness(loaded):
     app = open_page(signed_in(loaded), "Fairness")
     overall = app.dataframe[0].value
