@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from backend.alerts import service as alerts_service
 from backend.audit import service as audit_service
+from backend.oversight import service as oversight_service
 from backend.runs import execute
 from backend.runs.lineage import record_sha256
 
@@ -14,3 +15,4 @@ def install() -> None:
     """Idempotent: each hook is set, not appended."""
     audit_service.register_run_digest(record_sha256)
     execute.register_alerts(alerts_service)
+    execute.register_tripper(oversight_service.trip_from_alerts)

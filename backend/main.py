@@ -38,6 +38,7 @@ from backend.middleware import (
 from backend.monitors.endpoints import router as monitors_router
 from backend.notifications.endpoints import router as channels_router
 from backend.observability import RequestIdMiddleware, configure_logging
+from backend.oversight.endpoints import router as oversight_router
 from backend.runs.endpoints import router as runs_router
 from backend.runtime import tune_allocator
 from backend.tracing import configure_tracing
@@ -58,6 +59,7 @@ ROUTERS = (
     model_status_router,
     channels_router,
     governance_router,
+    oversight_router,
     evidence_router,
 )
 

@@ -121,6 +121,7 @@ class MonitorRead(TypedDict):
     alert_on: str
     enabled: bool
     segments: SegmentSpec | None
+    trip_on: str | None
     next_run_at: str | None
     created_at: str
     updated_at: str

@@ -82,6 +82,8 @@ ChannelManager = Annotated[Actor, Depends(require(Permission.CHANNELS_MANAGE))]
 GovernanceReader = Annotated[Actor, Depends(require(Permission.GOVERNANCE_READ))]
 GovernanceProposer = Annotated[Actor, Depends(require(Permission.GOVERNANCE_PROPOSE))]
 GovernanceApprover = Annotated[Actor, Depends(require(Permission.GOVERNANCE_APPROVE))]
+ServingReader = Annotated[Actor, Depends(require(Permission.SERVING_READ))]
+ServingController = Annotated[Actor, Depends(require(Permission.SERVING_CONTROL))]
 GovernanceMover = Annotated[
     Actor,
     Depends(require_any(Permission.GOVERNANCE_PROPOSE, Permission.GOVERNANCE_APPROVE)),

@@ -28,17 +28,22 @@ class Permission(StrEnum):
     GOVERNANCE_READ = "governance:read"
     GOVERNANCE_PROPOSE = "governance:propose"
     GOVERNANCE_APPROVE = "governance:approve"
+    # Human oversight: model servers read a version's serving state and report their
+    # local breaker; compliance and admin stop, trip and restore versions.
+    SERVING_READ = "serving:read"
+    SERVING_CONTROL = "serving:control"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # A model server's key: it writes predictions and labels and reads nothing back.
-    Role.INGEST: frozenset({Permission.INGEST_WRITE}),
+    Role.INGEST: frozenset({Permission.INGEST_WRITE, Permission.SERVING_READ}),
     Role.VIEWER: frozenset(
         {
             Permission.CATALOG_READ,
             Permission.PREDICTIONS_READ,
             Permission.MONITORS_READ,
             Permission.GOVERNANCE_READ,
+            Permission.SERVING_READ,
         }
     ),
     # Compliance officers review and sign off alerts; they do not reconfigure checks.
@@ -51,6 +56,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ALERTS_MANAGE,
             Permission.GOVERNANCE_READ,
             Permission.GOVERNANCE_APPROVE,
+            Permission.SERVING_READ,
+            Permission.SERVING_CONTROL,
         }
     ),
     Role.ADMIN: frozenset(Permission),

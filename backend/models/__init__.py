@@ -23,6 +23,7 @@ from backend.models.notification_channel import NotificationChannel
 from backend.models.prediction import Prediction
 from backend.models.project import Project
 from backend.models.reference_dataset import ReferenceDataset
+from backend.models.serving_state import ServingState
 from backend.models.version_transition import VersionTransition
 
 __all__ = [
@@ -50,5 +51,6 @@ __all__ = [
     "Prediction",
     "Project",
     "ReferenceDataset",
+    "ServingState",
     "VersionTransition",
 ]

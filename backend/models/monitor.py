@@ -40,6 +40,8 @@ class Monitor(Base):
     # largest segments get their own result (the rest is one "other" segment).
     segment_by: Mapped[list[str] | None] = mapped_column(JsonValue)
     segment_top_k: Mapped[int | None] = mapped_column(Integer)
+    # "critical": an alert this monitor opens trips its version (a human restores it).
+    trip_on: Mapped[str | None] = mapped_column(String(20))
     # Reference, pinned: a stored dataset of the version, a past window, or
     # "first_week" (the version's first week of traffic, pinned to that window once
     # complete).

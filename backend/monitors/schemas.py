@@ -159,6 +159,12 @@ class MonitorCreate(Strict):
         default=None,
         description="Run per segment too: results per segment, and an alert names its segment.",
     )
+    trip_on: Literal["critical"] | None = Field(
+        default=None,
+        description="'critical': an alert this (critical-severity) monitor opens trips the "
+        "version, so model servers serve their fallback. Resolving the alert does not restore "
+        "it: a person does.",
+    )
 
     @model_validator(mode="after")
     def _schedule_for_trailing_windows(self) -> MonitorCreate:
@@ -178,6 +184,7 @@ class MonitorUpdate(Strict):
     alert_on: Literal["alert", "warning"] | None = None
     enabled: bool | None = None
     segments: SegmentSpec | None = None
+    trip_on: Literal["critical"] | None = None
 
 
 class MonitorRead(BaseModel):
@@ -194,6 +201,7 @@ class MonitorRead(BaseModel):
     alert_on: str
     enabled: bool
     segments: SegmentSpec | None = None
+    trip_on: str | None = None
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime

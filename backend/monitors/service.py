@@ -90,6 +90,7 @@ def to_read(session: Session, monitor: Monitor) -> MonitorRead:
         segments=SegmentSpec(by=monitor.segment_by, top_k=monitor.segment_top_k or 10)
         if monitor.segment_by
         else None,
+        trip_on=monitor.trip_on,
         next_run_at=monitor.next_run_at,
         created_at=monitor.created_at,
         updated_at=monitor.updated_at,
@@ -136,6 +137,16 @@ def _check_champion(
             f"the champion '{name}' {problem}",
             errors=[{"field": "params.champion", "message": f"'{name}' {problem}"}],
         )
+
+
+def _trip_on(trip_on: str | None, severity: str) -> str | None:
+    """Only a critical monitor trips its version."""
+    if trip_on == "critical" and severity != "critical":
+        raise InvalidInput(
+            "trip_on: critical needs a monitor of severity critical",
+            errors=[{"field": "trip_on", "message": f"the monitor's severity is {severity}"}],
+        )
+    return trip_on
 
 
 def _apply_segments(monitor: Monitor, version: ModelVersion, spec: SegmentSpec | None) -> None:
@@ -259,6 +270,7 @@ def create(
     _apply_window(monitor, spec.window)
     _apply_schedule(monitor, spec.schedule)
     _apply_segments(monitor, version, spec.segments)
+    monitor.trip_on = _trip_on(spec.trip_on, spec.severity)
     session.add(monitor)
     session.flush()
     _audit(session, actor, "monitor.create", monitor)
@@ -333,6 +345,8 @@ def update(session: Session, *, actor: Actor, monitor_id: int, spec: MonitorUpda
         monitor.severity = spec.severity
     if spec.alert_on is not None:
         monitor.alert_on = spec.alert_on
+    if "trip_on" in spec.model_fields_set:
+        monitor.trip_on = _trip_on(spec.trip_on, monitor.severity)
     if "segments" in spec.model_fields_set:
         _apply_segments(monitor, version, spec.segments)  # null turns segments off
     if spec.enabled is not None:

@@ -12,7 +12,7 @@ import logging
 import pickle
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -436,6 +436,9 @@ def _store(
     changes = alerts.apply_outcome(
         session, monitor, run, status=outcome.status, result=outcome.result, error=outcome.error
     )
+    if monitor.trip_on == "critical" and changes.get("opened"):
+        # The kill switch, in the run's own transaction: no run without its trip.
+        _tripper()(session, monitor, run, changes["opened"])
     touched = sorted({alert_id for ids in changes.values() for alert_id in ids})
     audit_service.append(
         session,
@@ -513,6 +516,26 @@ def _alert_hooks() -> AlertHooks:
             "call backend.hooks.install() at start-up"
         )
     return _registered_alerts
+
+
+Tripper = Callable[[Session, Monitor, CheckRun, Sequence[int]], None]
+_registered_tripper: Tripper | None = None
+
+
+def register_tripper(tripper: Tripper) -> None:
+    """The oversight domain's kill switch: a ``trip_on: critical`` monitor's new
+    critical alerts trip its version."""
+    global _registered_tripper
+    _registered_tripper = tripper
+
+
+def _tripper() -> Tripper:
+    if _registered_tripper is None:
+        raise RuntimeError(
+            "no serving-state hook is registered with the runs domain; "
+            "call backend.hooks.install() at start-up"
+        )
+    return _registered_tripper
 
 
 def existing_run(session: Session, monitor_id: int, window_end: datetime) -> CheckRun | None:

@@ -47,20 +47,29 @@ def monitor(
     *,
     features: Callable[[tuple[Any, ...], dict[str, Any]], Mapping[str, Any]] = default_features,
     outputs: Callable[[Any], Outputs] = default_outputs,
+    fallback: Callable[..., Any] | None = None,
 ) -> Any:
-    """``@client.monitor`` or ``@client.monitor(features=..., outputs=...)``: each call
-    is logged with its inputs, outputs and latency. The event id is in
+    """``@client.monitor`` or ``@client.monitor(features=..., outputs=...,
+    fallback=...)``: each call is logged with its inputs, outputs, latency and who
+    served it (``served_by``: primary or fallback, and ``served_reason``). With a
+    fallback (here or on the client), calls go to it while the control plane trips or
+    stops the version, or the local breaker is open. The event id is in
     ``verity_sdk.last_event_id`` afterwards, for a later ``log_label``."""
 
     def decorate(predict: Callable[..., Any]) -> Callable[..., Any]:
+        router = client.router if fallback is None else client.router_with(fallback)
+
         @functools.wraps(predict)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
-            result = predict(*args, **kwargs)
+            result, served_by, why = router.call(predict, args, kwargs)
             latency_ms = (time.perf_counter() - started) * 1000.0
             try:
+                tags = {"served_by": served_by}
+                if why:
+                    tags["served_reason"] = why
                 event_id = client.log(
-                    features(args, kwargs), latency_ms=latency_ms, **outputs(result)
+                    features(args, kwargs), latency_ms=latency_ms, tags=tags, **outputs(result)
                 )
                 last_event_id.set(event_id)
             except Exception as exc:  # never into the predict path

@@ -88,6 +88,9 @@ ENDPOINTS = [
     ("PUT", "/v1/models/{model}/versions/{version}/card", P.GOVERNANCE_PROPOSE),
     ("GET", "/v1/models/{model}/versions/{version}/card", P.GOVERNANCE_READ),
     ("GET", "/v1/models/{model}/versions/{version}/card.md", P.GOVERNANCE_READ),
+    ("GET", "/v1/models/{model}/versions/{version}/serving-state", P.SERVING_READ),
+    ("POST", "/v1/models/{model}/versions/{version}/serving-state", P.SERVING_CONTROL),
+    ("POST", "/v1/models/{model}/versions/{version}/serving-state:report", P.INGEST_WRITE),
     # Approve before submit: an admin key may not approve what it submitted itself.
     ("POST", "/v1/models/{model}/versions/{version}/card:approve", P.GOVERNANCE_APPROVE),
     ("POST", "/v1/models/{model}/versions/{version}/card:submit", P.GOVERNANCE_PROPOSE),
@@ -207,6 +210,12 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
             },
             "/v1/models/{model}:rollback": {"person": "Ana", "reason": "regression"},
             "/v1/models/{model}/versions/{version}/card:submit": {"person": "Ana"},
+            "/v1/models/{model}/versions/{version}/serving-state": {
+                "state": "stopped",
+                "person": "Bo",
+                "reason": "drill",
+            },
+            "/v1/models/{model}/versions/{version}/serving-state:report": {"event": "breaker_open"},
             "/v1/models/{model}/versions/{version}/card:approve": {"person": "Bo"},
             "/v1/channels": {
                 "name": f"c-{uuid.uuid4().hex[:8]}",
