@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from fastapi.testclient import TestClient
 
+from backend.api.roles import Role
 from tests.factories import Tenant, register_model
 
 DOC = Path(__file__).parents[3] / "docs" / "release-governance.md"
@@ -57,7 +58,7 @@ def test_the_documented_template_reads_the_real_gate(client: TestClient, tenant:
                       headers=tenant.headers()).status_code == 200  # fmt: skip
     url = web["url"].replace("https://verity.example.com", "").replace(
         "{{args.model}}", "churn").replace("{{args.version}}", "v1")  # fmt: skip
-    headers = {h["key"]: h["value"].replace("{{args.verity-key}}", tenant.tokens["viewer"])
+    headers = {h["key"]: h["value"].replace("{{args.verity-key}}", tenant.tokens[Role.VIEWER])
                for h in web["headers"]}  # fmt: skip
     assert client.get(url, headers=headers).status_code == 404  # nothing evaluated yet
     assert client.post(url, headers=headers).status_code == 201

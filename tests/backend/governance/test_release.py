@@ -29,7 +29,7 @@ from tests.factories import Tenant
 from tests.live import LiveApi
 from tests.support.timeline import at, iso
 
-POLICY = {
+POLICY: dict[str, Any] = {
     "conditions": [
         {"monitor": "bias", "metric": "demographic_parity_ratio", "op": ">=", "threshold": 0.8},
         {"kind": "no_open_alerts", "severity": "critical"},
