@@ -23,6 +23,7 @@ from backend.config import Settings
 from backend.db import Database, get_database
 from backend.hooks import install as install_hooks
 from backend.notifications import jobs as notifications_jobs
+from backend.oversight import jobs as oversight_jobs
 from backend.retention import jobs as retention_jobs
 from backend.runs import jobs as runs_jobs
 from backend.runtime import tune_allocator
@@ -68,6 +69,9 @@ class CheckScheduler:
     def checkpoint(self) -> int:
         return notifications_jobs.checkpoint(self.database, self.settings)
 
+    def deadlines(self) -> int:
+        return oversight_jobs.deadlines(self.database)
+
     def jobs(self) -> list[tuple[str, Callable[[], object], float]]:
         """Every scheduled job, in one place: its id (``<domain>.<verb>``), the work,
         and its interval in seconds."""
@@ -77,6 +81,7 @@ class CheckScheduler:
             ("runs.backfill", self.backfill, every),
             ("notifications.deliver", self.notify, every),
             ("retention.purge", self.retention, self.settings.retention.interval_seconds),
+            ("oversight.deadlines", self.deadlines, 300.0),
             (
                 "notifications.checkpoint",
                 self.checkpoint,

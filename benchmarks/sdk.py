@@ -1,12 +1,14 @@
 """What the SDK hook adds to a predict call, and what arrives.
 
-    python -m benchmarks.sdk [--calls 50000] [--db sqlite|postgresql]
+    python -m benchmarks.sdk [--calls 50000] [--db sqlite|postgresql] [--fallback]
 
 A predict function (a small numpy model over 25 features) is called ``--calls``
 times bare and as often decorated with ``@client.monitor``, alternating, against a
 live API process. The overhead of a call is its decorated time less the median bare
 time. Then the client is closed and the stored rows are compared with the event ids
-the hook handed out. Prints one JSON line last.
+the hook handed out. With ``--fallback`` the client has a fallback, so every call is
+routed (serving state polled each second in the background, the local breaker
+counting outcomes). Prints one JSON line last.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=50_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--fallback", action="store_true", help="route through a fallback")
     args = parser.parse_args()
 
     import httpx
@@ -62,7 +65,16 @@ def main() -> None:
                 },
                 headers=headers,
             ).raise_for_status()
-            client = VerityClient(url, token, "bench", "v1", max_queue=args.calls + 1)
+            fallback = (lambda row: {"prediction": 0, "score": 0.0}) if args.fallback else None
+            client = VerityClient(
+                url,
+                token,
+                "bench",
+                "v1",
+                max_queue=args.calls + 1,
+                fallback=fallback,
+                serving_poll_interval=1.0,
+            )
             monitored = client.monitor(predict)
             bare_ns = np.empty(args.calls, dtype=np.int64)
             hooked_ns = np.empty(args.calls, dtype=np.int64)
@@ -102,6 +114,10 @@ def main() -> None:
             "client_delivered": stats.delivered,
             "client_dropped": stats.dropped,
             "drain_after_close_s": round(drain_s, 2),
+            "fallback_configured": args.fallback,
+            "served_by_primary": client.serving_counts.primary,
+            "served_by_fallback": client.serving_counts.fallback,
+            "serving_poll_failures": client.serving_counts.poll_failures,
             **machine(),
         }
     )

@@ -32,6 +32,9 @@ class Permission(StrEnum):
     # local breaker; compliance and admin stop, trip and restore versions.
     SERVING_READ = "serving:read"
     SERVING_CONTROL = "serving:control"
+    # Incidents (Art. 73): read them; open, classify and report them.
+    INCIDENTS_READ = "incidents:read"
+    INCIDENTS_MANAGE = "incidents:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -44,6 +47,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MONITORS_READ,
             Permission.GOVERNANCE_READ,
             Permission.SERVING_READ,
+            Permission.INCIDENTS_READ,
         }
     ),
     # Compliance officers review and sign off alerts; they do not reconfigure checks.
@@ -58,6 +62,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.GOVERNANCE_APPROVE,
             Permission.SERVING_READ,
             Permission.SERVING_CONTROL,
+            Permission.INCIDENTS_READ,
+            Permission.INCIDENTS_MANAGE,
         }
     ),
     Role.ADMIN: frozenset(Permission),

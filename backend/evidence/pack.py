@@ -36,6 +36,9 @@ from backend.evidence.verify import AUDIT_CSV, MANIFEST, SIGNATURE, canonical_zi
 from backend.governance import cards as governance_cards
 from backend.governance import service as governance_service
 from backend.models import Model, ModelVersion
+from backend.oversight import incidents as oversight_incidents
+from backend.oversight import repository as oversight_repository
+from backend.oversight.report import render as render_incident
 
 FORMAT = "verity-evidence-pack/1"
 
@@ -263,6 +266,21 @@ def build(
             for c in e.conditions
         ],
     )  # fmt: skip
+    incidents_found = [
+        oversight_incidents.to_read(session, i)
+        for i in oversight_repository.incidents_between(session, version.id, start, end)
+    ]
+    files["incidents.csv"] = _csv(
+        ["id", "title", "severity", "classification", "status", "aware_at", "deadline_at",
+         "overdue", "opened_by", "timeline_events"],
+        [
+            [i.id, i.title, i.severity, i.classification, i.status, _iso(i.aware_at),
+             _iso(i.deadline_at), "yes" if i.overdue else "no", i.opened_by, len(i.timeline)]
+            for i in incidents_found
+        ],
+    )  # fmt: skip
+    for found in incidents_found:
+        files[f"incident-{found.id}.pdf"] = render_incident(found)
     card = governance_cards.for_evidence(session, model, version)
     if card is not None:
         files["model_card.md"] = card.markdown.encode()
@@ -296,6 +314,7 @@ def build(
         checkpoint=checkpoint,
         declared=declared_summary(declared, observed),
         card=card,
+        incidents=incidents_found,
         generated_at=generated_at,
         exported_by=exported_by,
     )
@@ -311,6 +330,7 @@ def build(
             "audit_events": len(events),
             "transitions": len(transitions),
             "gate_evaluations": len(evaluations),
+            "incidents": len(incidents_found),
         },
         "checkpoint": checkpoint,
         "files": {name: hashlib.sha256(body).hexdigest() for name, body in sorted(files.items())},

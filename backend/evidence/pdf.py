@@ -25,6 +25,7 @@ SECTIONS = (
     "Alerts and how each was handled",
     "Declared performance against observed (Art. 15)",
     "Model card and monitoring plan (Art. 72)",
+    "Incidents (Art. 73)",
     "Audit chain checkpoint",
 )
 
@@ -66,6 +67,7 @@ def render_summary(
     exported_by: str,
     declared: list[list[Any]] | None = None,
     card: Any = None,
+    incidents: Sequence[Any] = (),
 ) -> bytes:
     styles = getSampleStyleSheet()
     h1, h2, body = styles["Title"], styles["Heading2"], styles["BodyText"]
@@ -215,8 +217,29 @@ def render_summary(
             else "Release gate: no gate policy."
         )
         story.append(Paragraph(gate, body))
+    story.append(Paragraph(SECTIONS[6], h2))
+    if incidents:
+        story.append(
+            _table(
+                [["Incident", "Title", "Classification", "Status", "Aware", "Report due"]]
+                + [
+                    [
+                        i.id,
+                        escape(i.title),
+                        i.classification.replace("_", " "),
+                        i.status + (" (overdue)" if i.overdue else ""),
+                        _when(i.aware_at),
+                        _when(i.deadline_at) if i.deadline_at else "–",
+                    ]
+                    for i in incidents
+                ]
+            )
+        )
+        story.append(Paragraph("Each incident's report and timeline: incident-ID.pdf.", body))
+    else:
+        story.append(Paragraph("No incident in this period.", body))
     story += [
-        Paragraph(SECTIONS[6], h2),
+        Paragraph(SECTIONS[7], h2),
         _table(
             [
                 ["Field", "Value"],

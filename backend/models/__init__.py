@@ -10,6 +10,7 @@ from backend.models.check_run import CheckRun
 from backend.models.gate_evaluation import GateEvaluation
 from backend.models.gate_policy import GatePolicy
 from backend.models.idempotency_record import IdempotencyRecord
+from backend.models.incident import Incident, IncidentEvent
 from backend.models.inference_half import InferenceHalf
 from backend.models.ingest_batch import IngestBatch
 from backend.models.job import Job
@@ -37,6 +38,8 @@ __all__ = [
     "GateEvaluation",
     "GatePolicy",
     "IdempotencyRecord",
+    "Incident",
+    "IncidentEvent",
     "InferenceHalf",
     "IngestBatch",
     "Job",

@@ -65,6 +65,32 @@ def enqueue_checkpoint(session: Session, checkpoint: Checkpoint) -> list[Notific
     return queued
 
 
+def enqueue_event(
+    session: Session, project_id: int, event: str, payload: dict[str, Any], *, severity: str
+) -> list[Notification]:
+    """A notification that is not an alert's (an incident's deadline) to every enabled
+    channel that takes its severity."""
+    rank = SEVERITY_ORDER[severity]
+    queued = [
+        Notification(
+            project_id=project_id,
+            channel_id=channel.id,
+            alert_id=None,
+            event=event,
+            message_id=f"msg_{uuid.uuid4().hex}",
+            payload=payload,
+            state="pending",
+            attempts=0,
+            next_attempt_at=clock.now(),
+        )
+        for channel in repository.enabled_channels(session, project_id=project_id)
+        if SEVERITY_ORDER[channel.min_severity] <= rank
+    ]
+    session.add_all(queued)
+    session.flush()
+    return queued
+
+
 def enqueue(session: Session, alert: Alert, event: str) -> list[Notification]:
     channels = repository.enabled_channels(session, project_id=alert.project_id)
     rank = SEVERITY_ORDER[alert.severity]

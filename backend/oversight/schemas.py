@@ -40,3 +40,79 @@ class LocalReport(BaseModel):
         default_factory=dict, max_length=50
     )
     instance: Annotated[str, Field(max_length=200)] = ""
+
+
+Classification = Literal[
+    "unclassified", "serious_incident", "death", "widespread_or_critical_infrastructure",
+    "not_reportable",
+]  # fmt: skip
+IncidentStatus = Literal["open", "investigating", "reported", "closed"]
+
+
+class IncidentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: Annotated[str, Field(min_length=1, max_length=100)]
+    version: Annotated[str, Field(min_length=1, max_length=100)]
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    severity: Literal["low", "medium", "high", "critical"] = "high"
+    classification: Classification = "unclassified"
+    aware_at: datetime | None = Field(
+        default=None, description="When the team became aware; now when omitted."
+    )
+    alert_ids: list[int] = Field(default_factory=list, max_length=100)
+    note: Annotated[str, Field(max_length=5000)] = ""
+
+
+class Classify(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    classification: Classification
+    reason: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: IncidentStatus
+    note: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class Note(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    text: str
+    run_id: int | None
+    data: dict[str, object]
+
+
+class IncidentRead(BaseModel):
+    id: int
+    model: str
+    version: str
+    title: str
+    severity: str
+    classification: Classification
+    status: IncidentStatus
+    aware_at: datetime
+    deadline_at: datetime | None = Field(
+        description="Art. 73: 15 days after awareness for a serious incident, 10 after a "
+        "death, 2 for a widespread infringement or critical-infrastructure disruption."
+    )
+    seconds_left: float | None
+    overdue: bool
+    opened_by: str
+    created_at: datetime
+    timeline: list[TimelineEntry]
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentRead]
+    next_cursor: str | None

@@ -1,5 +1,5 @@
-"""serving state: a version's kill switch (active, tripped, stopped); monitors that
-trip their version on a critical alert
+"""oversight: a version's serving state (active, tripped, stopped), monitors that trip
+their version on a critical alert, incidents (Art. 73) and their timelines
 
 Revision ID: 0010
 Revises: 0009
@@ -46,9 +46,58 @@ def upgrade() -> None:
     op.create_index(op.f("ix_serving_state_project_id"), "serving_state", ["project_id"])
     with op.batch_alter_table("monitor") as batch:
         batch.add_column(sa.Column("trip_on", sa.String(length=20), nullable=True))
+    op.create_table(
+        "incident",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("model_version_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("severity", sa.String(length=20), nullable=False),
+        sa.Column("classification", sa.String(length=40), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("aware_at", backend.models.base.UTCDateTime(), nullable=False),
+        sa.Column("deadline_at", backend.models.base.UTCDateTime(), nullable=True),
+        sa.Column("deadline_warned_at", backend.models.base.UTCDateTime(), nullable=True),
+        sa.Column("opened_by", sa.String(length=300), nullable=False),
+        sa.Column("created_at", backend.models.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", backend.models.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["model_version_id"],
+            ["model_version.id"],
+            name=op.f("fk_incident_model_version_id_model_version"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["project.id"], name=op.f("fk_incident_project_id_project")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident")),
+    )
+    op.create_index(op.f("ix_incident_project_id"), "incident", ["project_id"])
+    op.create_index("ix_incident_project_status", "incident", ["project_id", "status"])
+    op.create_table(
+        "incident_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("data", backend.models.base.JsonValue, nullable=False),
+        sa.Column("actor", sa.String(length=300), nullable=False),
+        sa.Column("at", backend.models.base.UTCDateTime(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["incident_id"], ["incident.id"], name=op.f("fk_incident_event_incident_id_incident")
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["project.id"], name=op.f("fk_incident_event_project_id_project")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_event")),
+    )
+    op.create_index("ix_incident_event_incident", "incident_event", ["incident_id", "id"])
 
 
 def downgrade() -> None:
+    op.drop_table("incident_event")
+    op.drop_table("incident")
     with op.batch_alter_table("monitor") as batch:
         batch.drop_column("trip_on")
     op.drop_table("serving_state")

@@ -51,6 +51,9 @@ SEMANTIC_VALIDATION = {
     "POST /v1/channels": "webhook URLs to internal addresses are refused (SSRF)",
     "PUT /v1/models/{model}/gate-policy": "conditions name the model's monitors and metrics",
     "POST /v1/models/{model}/versions/{version}/transitions": "a rollout only with production",
+    "GET /v1/incidents": "an opaque cursor this list returned",
+    "POST /v1/incidents": "alerts of the version named; awareness not in the future",
+    "POST /v1/incidents/{incident_id}/status": "forward only; reported needs a classification",
 }
 
 

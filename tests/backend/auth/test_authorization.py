@@ -91,6 +91,13 @@ ENDPOINTS = [
     ("GET", "/v1/models/{model}/versions/{version}/serving-state", P.SERVING_READ),
     ("POST", "/v1/models/{model}/versions/{version}/serving-state", P.SERVING_CONTROL),
     ("POST", "/v1/models/{model}/versions/{version}/serving-state:report", P.INGEST_WRITE),
+    ("POST", "/v1/incidents", P.INCIDENTS_MANAGE),
+    ("GET", "/v1/incidents", P.INCIDENTS_READ),
+    ("GET", "/v1/incidents/{incident_id}", P.INCIDENTS_READ),
+    ("POST", "/v1/incidents/{incident_id}/classification", P.INCIDENTS_MANAGE),
+    ("POST", "/v1/incidents/{incident_id}/status", P.INCIDENTS_MANAGE),
+    ("POST", "/v1/incidents/{incident_id}/notes", P.INCIDENTS_MANAGE),
+    ("GET", "/v1/incidents/{incident_id}/report.pdf", P.INCIDENTS_READ),
     # Approve before submit: an admin key may not approve what it submitted itself.
     ("POST", "/v1/models/{model}/versions/{version}/card:approve", P.GOVERNANCE_APPROVE),
     ("POST", "/v1/models/{model}/versions/{version}/card:submit", P.GOVERNANCE_PROPOSE),
@@ -121,7 +128,14 @@ def monitored(client, tenant):
         headers=tenant.headers(),
     )
     assert job.status_code == 202, job.text
+    incident = client.post(
+        "/v1/incidents",
+        json={"model": "churn", "version": "v1", "title": "drill"},
+        headers=tenant.headers(),
+    )
+    assert incident.status_code == 201, incident.text
     return {
+        "incident_id": incident.json()["id"],
         "job_id": job.json()["id"],
         "monitor_id": monitor_id,
         "run_id": run["run"]["id"],
@@ -210,6 +224,13 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
             },
             "/v1/models/{model}:rollback": {"person": "Ana", "reason": "regression"},
             "/v1/models/{model}/versions/{version}/card:submit": {"person": "Ana"},
+            "/v1/incidents": {"model": "churn", "version": "v1", "title": "drill"},
+            "/v1/incidents/{incident_id}/classification": {
+                "classification": "not_reportable",
+                "reason": "a drill",
+            },
+            "/v1/incidents/{incident_id}/status": {"status": "investigating", "note": "x"},
+            "/v1/incidents/{incident_id}/notes": {"text": "looking"},
             "/v1/models/{model}/versions/{version}/serving-state": {
                 "state": "stopped",
                 "person": "Bo",

@@ -82,6 +82,7 @@ def test_a_pack_holds_the_evidence_and_verifies_offline(pack, tmp_path):
             "check_runs.csv",
             "declared_performance.csv",
             "gate_evaluations.csv",
+            "incidents.csv",
             "summary.pdf",
             "transitions.csv",
             MANIFEST,
