@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from backend.alerts import service as alerts_service
 from backend.audit import service as audit_service
+from backend.ingest import service as ingest_service
+from backend.oversight import review as oversight_review
 from backend.oversight import service as oversight_service
 from backend.runs import execute
 from backend.runs.lineage import record_sha256
@@ -16,3 +18,4 @@ def install() -> None:
     audit_service.register_run_digest(record_sha256)
     execute.register_alerts(alerts_service)
     execute.register_tripper(oversight_service.trip_from_alerts)
+    ingest_service.register_stored_hook(oversight_review.select_at_ingest)

@@ -10,6 +10,8 @@ class Role(StrEnum):
     VIEWER = "viewer"
     COMPLIANCE = "compliance"
     ADMIN = "admin"
+    # Reviews queued predictions, and reads what reviewing needs; nothing more.
+    REVIEWER = "reviewer"
 
 
 class Permission(StrEnum):
@@ -35,6 +37,8 @@ class Permission(StrEnum):
     # Incidents (Art. 73): read them; open, classify and report them.
     INCIDENTS_READ = "incidents:read"
     INCIDENTS_MANAGE = "incidents:manage"
+    # The review queue: claim, read and decide items.
+    REVIEW = "review:decide"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -64,7 +68,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SERVING_CONTROL,
             Permission.INCIDENTS_READ,
             Permission.INCIDENTS_MANAGE,
+            Permission.REVIEW,
         }
     ),
+    Role.REVIEWER: frozenset({Permission.REVIEW}),
     Role.ADMIN: frozenset(Permission),
 }

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -136,6 +136,17 @@ def prepare_predictions(
     )
 
 
+StoredHook = Callable[[Session, list[dict[str, Any]]], None]
+_stored_hooks: list[StoredHook] = []
+
+
+def register_stored_hook(hook: StoredHook) -> None:
+    """Work a higher domain does on newly stored predictions, in their transaction
+    (the review queue's selection). Idempotent per hook."""
+    if hook not in _stored_hooks:
+        _stored_hooks.append(hook)
+
+
 def store_predictions(
     session: Session, *, actor: Actor, prepared: PreparedPredictions, body_sha256: str
 ) -> IngestResult:
@@ -145,6 +156,12 @@ def store_predictions(
     for row in prepared.rows:
         row["ingest_batch_id"] = batch_id
     inserted = repository.insert_predictions(session, prepared.rows)
+    if _stored_hooks and inserted:
+        # The review queue selects in this transaction: a prediction is queued once,
+        # with its row, or not at all.
+        fresh = [row for row in prepared.rows if row["event_id"] in inserted]
+        for hook in _stored_hooks:
+            hook(session, fresh)
     count, root = audit_records.root_of(
         (event_id, leaf) for event_id, leaf in prepared.leaves.items() if event_id in inserted
     )

@@ -24,6 +24,7 @@ from backend.models.notification_channel import NotificationChannel
 from backend.models.prediction import Prediction
 from backend.models.project import Project
 from backend.models.reference_dataset import ReferenceDataset
+from backend.models.review import ReviewItem, ReviewPolicy
 from backend.models.serving_state import ServingState
 from backend.models.version_transition import VersionTransition
 
@@ -54,6 +55,8 @@ __all__ = [
     "Prediction",
     "Project",
     "ReferenceDataset",
+    "ReviewItem",
+    "ReviewPolicy",
     "ServingState",
     "VersionTransition",
 ]

@@ -9,25 +9,35 @@ from backend.api.dependencies import (
     IncidentManager,
     IncidentReader,
     IngestActor,
+    MonitorReader,
+    MonitorWriter,
+    Reviewer,
     ServingController,
     ServingReader,
 )
 from backend.api.paging import QueryCursor, decode_cursor, next_cursor
 from backend.db import DbSession, ReadSession
 from backend.http import JsonRoute, PathId
-from backend.oversight import incidents, repository, service
+from backend.oversight import incidents, repository, review, service
 from backend.oversight.report import render
 from backend.oversight.schemas import (
+    ClaimRequest,
     Classify,
+    DecisionWrite,
     IncidentCreate,
     IncidentPage,
     IncidentRead,
     LocalReport,
     Note,
+    QueueHealth,
+    ReviewItemRead,
+    ReviewPolicyRead,
+    ReviewPolicyWrite,
     ServingRead,
     ServingWrite,
     StatusChange,
 )
+from backend.runs.explanation import PredictionExplanation, explain_prediction
 
 router = APIRouter(prefix="/v1", tags=["oversight"], route_class=JsonRoute)
 SERVING = "/models/{model}/versions/{version}/serving-state"
@@ -140,3 +150,84 @@ def incident_report(incident_id: PathId, session: ReadSession, actor: IncidentRe
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="incident-{incident.id}.pdf"'},
     )
+
+
+REVIEW_POLICY = "/models/{model}/versions/{version}/review-policy"
+
+
+@router.put(REVIEW_POLICY, response_model=ReviewPolicyRead)
+def put_review_policy(
+    model: str, version: str, spec: ReviewPolicyWrite, session: DbSession, actor: MonitorWriter
+) -> ReviewPolicyRead:
+    """Which predictions go to a human (audited); applies to predictions ingested
+    from now on."""
+    return review.set_policy(
+        session, actor=actor, model_name=model, version_name=version, spec=spec
+    )
+
+
+@router.get(REVIEW_POLICY, response_model=ReviewPolicyRead)
+def get_review_policy(
+    model: str, version: str, session: ReadSession, actor: MonitorReader
+) -> ReviewPolicyRead:
+    return review.get_policy(session, actor=actor, model_name=model, version_name=version)
+
+
+@router.post(
+    "/review/claim",
+    response_model=ReviewItemRead,
+    responses={204: {"description": "Nothing to review."}},
+)
+def claim_review(
+    spec: ClaimRequest, session: DbSession, actor: Reviewer
+) -> ReviewItemRead | Response:
+    """The oldest item waiting (or whose lease expired), leased to this key."""
+    item = review.claim(session, actor=actor, spec=spec)
+    return Response(status_code=204) if item is None else item
+
+
+@router.get("/review/items/{item_id}", response_model=ReviewItemRead)
+def get_review_item(item_id: PathId, session: ReadSession, actor: Reviewer) -> ReviewItemRead:
+    return review.get_item(session, actor=actor, item_id=item_id)
+
+
+@router.get("/review/items/{item_id}/explanation", response_model=PredictionExplanation)
+def review_explanation(
+    item_id: PathId, request: Request, session: ReadSession, actor: Reviewer
+) -> PredictionExplanation:
+    """The SHAP explanation of the item's prediction, as a reviewer sees it."""
+    item = review.get_item(session, actor=actor, item_id=item_id)
+    return explain_prediction(
+        session,
+        actor=actor,
+        store=request.app.state.artifact_store,
+        settings=request.app.state.settings,
+        event_id=item.event_id,
+        reference_name=None,
+    )
+
+
+@router.post("/review/items/{item_id}/decision", response_model=ReviewItemRead)
+def decide_review(
+    item_id: PathId, spec: DecisionWrite, request: Request, session: DbSession, actor: Reviewer
+) -> ReviewItemRead:
+    """Agree, or override with the right label and a reason: stored as the
+    prediction's label (source human) and audited."""
+    return review.decide(
+        session, actor=actor, item_id=item_id, spec=spec,
+        limits=request.app.state.settings.limits,
+    )  # fmt: skip
+
+
+@router.get("/review/decisions/{event_id}", response_model=ReviewItemRead)
+def review_decision(event_id: str, session: ReadSession, actor: ServingReader) -> ReviewItemRead:
+    """A model server reads the decision on a prediction it queued."""
+    return review.decision_of(session, actor=actor, event_id=event_id)
+
+
+@router.get("/models/{model}/versions/{version}/review-queue", response_model=QueueHealth)
+def review_queue_health(
+    model: str, version: str, session: ReadSession, actor: Reviewer
+) -> QueueHealth:
+    """Pending, oldest age, SLA breaches, override rate (per segment)."""
+    return review.health(session, actor=actor, model_name=model, version_name=version)

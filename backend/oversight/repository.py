@@ -8,7 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import Incident, IncidentEvent, Model, ModelVersion, ServingState
+from backend.models import (
+    Incident,
+    IncidentEvent,
+    Model,
+    ModelVersion,
+    ReviewItem,
+    ReviewPolicy,
+    ServingState,
+)
 
 
 def serving_state(session: Session, version_id: int, *, lock: bool = False) -> ServingState | None:
@@ -101,4 +109,143 @@ def deadlines_due(session: Session, before: datetime) -> list[Incident]:
                 Incident.status.in_(("open", "investigating")),
             )
         ).all()
+    )
+
+
+def review_policy(session: Session, version_id: int) -> ReviewPolicy | None:
+    return session.scalars(
+        select(ReviewPolicy).where(ReviewPolicy.model_version_id == version_id)
+    ).one_or_none()
+
+
+def has_open_alert(session: Session, version_id: int, kinds: tuple[str, ...]) -> bool:
+    from backend.models import Alert, Monitor
+
+    found = session.scalar(
+        select(Alert.id)
+        .join(Monitor, Monitor.id == Alert.monitor_id)
+        .where(
+            Alert.model_version_id == version_id,
+            Alert.state != "resolved",
+            Monitor.kind.in_(kinds),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def queue_items(session: Session, items: list[dict[str, Any]]) -> None:
+    """Insert review items; an event id already queued is left as it is."""
+    if not items:
+        return
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    keys = ["project_id", "event_id"]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(pg_insert(ReviewItem).on_conflict_do_nothing(index_elements=keys), items)
+    else:
+        session.execute(
+            sqlite_insert(ReviewItem).on_conflict_do_nothing(index_elements=keys), items
+        )
+
+
+def names(session: Session, version_id: int) -> tuple[str, str]:
+    row = session.execute(
+        select(Model.name, ModelVersion.version)
+        .join(ModelVersion, ModelVersion.model_id == Model.id)
+        .where(ModelVersion.id == version_id)
+    ).one()
+    return str(row[0]), str(row[1])
+
+
+def prediction_row(session: Session, project_id: int, event_id: str) -> Any:
+    from backend.models import Prediction
+
+    return session.scalars(
+        select(Prediction).where(
+            Prediction.project_id == project_id, Prediction.event_id == event_id
+        )
+    ).one_or_none()
+
+
+def next_claimable(session: Session, version_id: int, now: datetime) -> ReviewItem | None:
+    from sqlalchemy import and_, or_
+
+    statement = (
+        select(ReviewItem)
+        .where(
+            ReviewItem.model_version_id == version_id,
+            or_(
+                ReviewItem.state == "pending",
+                and_(ReviewItem.state == "claimed", ReviewItem.lease_expires_at < now),
+            ),
+        )
+        .order_by(ReviewItem.id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return session.scalars(statement).first()
+
+
+def review_item(session: Session, project_id: int, item_id: int) -> ReviewItem | None:
+    return session.scalars(
+        select(ReviewItem).where(ReviewItem.project_id == project_id, ReviewItem.id == item_id)
+    ).one_or_none()
+
+
+def item_by_event(session: Session, project_id: int, event_id: str) -> ReviewItem | None:
+    return session.scalars(
+        select(ReviewItem).where(
+            ReviewItem.project_id == project_id, ReviewItem.event_id == event_id
+        )
+    ).one_or_none()
+
+
+def queue_figures(
+    session: Session, version_id: int
+) -> tuple[dict[str, int], datetime | None, list[tuple[str, str]]]:
+    from sqlalchemy import func
+
+    counts = {
+        str(state): int(n)
+        for state, n in session.execute(
+            select(ReviewItem.state, func.count())
+            .where(ReviewItem.model_version_id == version_id)
+            .group_by(ReviewItem.state)
+        ).all()
+    }
+    oldest = session.scalar(
+        select(func.min(ReviewItem.queued_at)).where(
+            ReviewItem.model_version_id == version_id, ReviewItem.state != "decided"
+        )
+    )
+    if oldest is not None and oldest.tzinfo is None:
+        from datetime import UTC
+
+        oldest = oldest.replace(tzinfo=UTC)
+    decided = [
+        (str(d), str(s))
+        for d, s in session.execute(
+            select(ReviewItem.decision, ReviewItem.segment).where(
+                ReviewItem.model_version_id == version_id, ReviewItem.state == "decided"
+            )
+        ).all()
+    ]
+    return counts, oldest, decided
+
+
+def pending_older_than(session: Session, version_id: int, before: datetime) -> int:
+    from sqlalchemy import func
+
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                ReviewItem.model_version_id == version_id,
+                ReviewItem.state != "decided",
+                ReviewItem.queued_at < before,
+            )
+        )
+        or 0
     )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -116,3 +116,88 @@ class IncidentRead(BaseModel):
 class IncidentPage(BaseModel):
     items: list[IncidentRead]
     next_cursor: str | None
+
+
+Short = Annotated[str, Field(max_length=200)]
+
+
+class ReviewPolicyWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    max_confidence: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Queue a prediction whose confidence (binary: max(score, 1 − score); "
+        "multiclass: the top-2 probability margin) is below this.",
+    )  # fmt: skip
+    sample_rate: float = Field(default=0.0, ge=0, le=1, description="A seeded random share.")
+    seed: int = 0
+    segment: dict[Short, Short] | None = Field(
+        default=None,
+        max_length=5,
+        description="Queue predictions whose features hold these values.",
+    )
+    flagged_windows: bool = Field(
+        default=False,
+        description="Queue every prediction while a drift or data-quality alert is open.",
+    )
+    sla_hours: float = Field(default=24, gt=0, le=24 * 30)
+
+
+class ReviewPolicyRead(ReviewPolicyWrite):
+    model: str
+    version: str
+    revision: int
+    updated_by: str
+    updated_at: datetime
+
+
+class ReviewItemRead(BaseModel):
+    id: int
+    model: str
+    version: str
+    event_id: str
+    reasons: list[str]
+    segment: str
+    state: Literal["pending", "claimed", "decided"]
+    queued_at: datetime
+    claimed_by: str | None
+    lease_expires_at: datetime | None
+    features: dict[str, object]
+    prediction: object
+    score: float | None
+    probabilities: dict[str, float] | None
+    decision: str | None
+    label: object
+    decision_reason: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: Annotated[str, Field(min_length=1, max_length=100)]
+    version: Annotated[str, Field(min_length=1, max_length=100)]
+    lease_seconds: int = Field(default=600, ge=10, le=86_400)
+
+
+class DecisionWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["agree", "override"]
+    label: Any = Field(default=None, description="Override only: the right answer.")
+    reason: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class QueueHealth(BaseModel):
+    model: str
+    version: str
+    pending: int
+    claimed: int
+    decided: int
+    oldest_pending_seconds: float | None
+    sla_hours: float | None
+    sla_breaches: int
+    override_rate: float | None
+    override_rate_by_segment: dict[str, float]

@@ -52,6 +52,8 @@ SEMANTIC_VALIDATION = {
     "PUT /v1/models/{model}/gate-policy": "conditions name the model's monitors and metrics",
     "POST /v1/models/{model}/versions/{version}/transitions": "a rollout only with production",
     "GET /v1/incidents": "an opaque cursor this list returned",
+    "PUT /v1/models/{model}/versions/{version}/review-policy": "a segment of the version's features",
+    "POST /v1/review/items/{item_id}/decision": "leased to this key; an override gives a label",
     "POST /v1/incidents": "alerts of the version named; awareness not in the future",
     "POST /v1/incidents/{incident_id}/status": "forward only; reported needs a classification",
 }

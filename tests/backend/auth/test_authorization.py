@@ -91,6 +91,14 @@ ENDPOINTS = [
     ("GET", "/v1/models/{model}/versions/{version}/serving-state", P.SERVING_READ),
     ("POST", "/v1/models/{model}/versions/{version}/serving-state", P.SERVING_CONTROL),
     ("POST", "/v1/models/{model}/versions/{version}/serving-state:report", P.INGEST_WRITE),
+    ("PUT", "/v1/models/{model}/versions/{version}/review-policy", P.MONITORS_WRITE),
+    ("GET", "/v1/models/{model}/versions/{version}/review-policy", P.MONITORS_READ),
+    ("POST", "/v1/review/claim", P.REVIEW),
+    ("GET", "/v1/review/items/{item_id}", P.REVIEW),
+    ("GET", "/v1/review/items/{item_id}/explanation", P.REVIEW),
+    ("POST", "/v1/review/items/{item_id}/decision", P.REVIEW),
+    ("GET", "/v1/review/decisions/{event_id}", P.SERVING_READ),
+    ("GET", "/v1/models/{model}/versions/{version}/review-queue", P.REVIEW),
     ("POST", "/v1/incidents", P.INCIDENTS_MANAGE),
     ("GET", "/v1/incidents", P.INCIDENTS_READ),
     ("GET", "/v1/incidents/{incident_id}", P.INCIDENTS_READ),
@@ -128,6 +136,20 @@ def monitored(client, tenant):
         headers=tenant.headers(),
     )
     assert job.status_code == 202, job.text
+    client.put(
+        "/v1/models/churn/versions/v1/review-policy",
+        json={"sample_rate": 1.0},
+        headers=tenant.headers(),
+    ).raise_for_status()
+    client.post(
+        "/v1/predictions",
+        json={"records": [record(500, event_id="evt-review")]},
+        headers=tenant.headers(),
+    ).raise_for_status()
+    item = client.post(
+        "/v1/review/claim", json={"model": "churn", "version": "v1"}, headers=tenant.headers()
+    )
+    assert item.status_code == 200, item.text
     incident = client.post(
         "/v1/incidents",
         json={"model": "churn", "version": "v1", "title": "drill"},
@@ -136,6 +158,7 @@ def monitored(client, tenant):
     assert incident.status_code == 201, incident.text
     return {
         "incident_id": incident.json()["id"],
+        "item_id": item.json()["id"],
         "job_id": job.json()["id"],
         "monitor_id": monitor_id,
         "run_id": run["run"]["id"],
@@ -225,6 +248,8 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
             "/v1/models/{model}:rollback": {"person": "Ana", "reason": "regression"},
             "/v1/models/{model}/versions/{version}/card:submit": {"person": "Ana"},
             "/v1/incidents": {"model": "churn", "version": "v1", "title": "drill"},
+            "/v1/review/claim": {"model": "churn", "version": "v1"},
+            "/v1/review/items/{item_id}/decision": {"decision": "agree", "reason": "ok"},
             "/v1/incidents/{incident_id}/classification": {
                 "classification": "not_reportable",
                 "reason": "a drill",
@@ -250,6 +275,8 @@ def _call(client, method, path, headers, *, key_id=1, ids=None):
     elif method == "PUT" and path.endswith("/gate-policy"):
         policy = {"conditions": [{"kind": "no_open_alerts"}]}
         kwargs = {"json": policy, "headers": headers}
+    elif method == "PUT" and path.endswith("/review-policy"):
+        kwargs = {"json": {"max_confidence": 0.6}, "headers": headers}
     elif method == "PUT" and path.endswith("/card"):
         kwargs = {"json": CARD, "headers": headers}
     else:

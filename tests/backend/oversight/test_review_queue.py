@@ -1,0 +1,112 @@
+"""The review queue, on both databases: of 10,000 predictions exactly the 5 % below
+the confidence bound are queued, once each, under concurrent ingest and idempotent
+replays; reviewers claim with a lease and decide; decisions become labels (audited)
+and the next performance run counts them; a reviewer key does nothing else."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import numpy as np
+from fastapi.testclient import TestClient
+
+from backend.api.roles import Role
+from backend.clock import ManualClock
+from backend.config import Settings
+from tests.factories import SCHEMA, Tenant, register_model
+from tests.live import LiveApi
+from tests.support.timeline import at, iso, window
+
+ROWS = 10_000
+
+
+def records() -> list[dict[str, Any]]:
+    rng = np.random.default_rng(7)
+    unsure = set(rng.choice(ROWS, ROWS // 20, replace=False).tolist())
+    out = []
+    for i in range(ROWS):
+        score = float(rng.uniform(0.46, 0.54) if i in unsure else rng.choice([0.05, 0.95]) +
+                      rng.uniform(-0.04, 0.04))  # fmt: skip
+        out.append({
+            "event_id": f"q-{i}", "model": "churn", "version": "v1",
+            "occurred_at": iso(at(hours=1, seconds=i)),
+            "features": {"f_num_a": float(i), "f_num_b": 1.0, "color": "red", "group": "g1"},
+            "prediction": int(score >= 0.5), "score": score,
+        })  # fmt: skip
+    return out
+
+
+def test_queue_selects_once_under_concurrency_and_decisions_become_labels(
+    client: TestClient, tenant: Tenant, settings: Settings, manual_clock: ManualClock
+) -> None:
+    manual_clock.set(at(days=1))
+    register_model(client, tenant, version=SCHEMA)
+    policy = client.put("/v1/models/churn/versions/v1/review-policy", headers=tenant.headers(),
+                        json={"max_confidence": 0.55, "sla_hours": 4})  # fmt: skip
+    assert policy.status_code == 200, policy.text
+    bad = client.put("/v1/models/churn/versions/v1/review-policy", headers=tenant.headers(),
+                     json={"segment": {"no_such_feature": "x"}})  # fmt: skip
+    assert bad.status_code == 422
+    rows = records()
+    batches = [rows[i : i + 500] for i in range(0, ROWS, 500)]
+    api = LiveApi(settings).start()
+    ingest = tenant.headers(Role.INGEST)
+    try:
+
+        def post(batch: list[dict[str, Any]], key: str | None) -> int:
+            headers = {**ingest, **({"Idempotency-Key": key} if key else {})}
+            return httpx.post(f"{api.url}/v1/predictions", json={"records": batch},
+                              headers=headers, timeout=60).status_code  # fmt: skip
+
+        # Each batch twice at once (one with an idempotency key, replayed), and once more.
+        jobs = [(b, f"k-{n}") for n, b in enumerate(batches)] * 2 + [(b, None) for b in batches]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            statuses = list(pool.map(lambda job: post(*job), jobs))
+        assert set(statuses) <= {200, 409}, statuses
+    finally:
+        api.stop()
+    unsure = {r["event_id"] for r in rows if max(r["score"], 1 - r["score"]) < 0.55}
+    assert len(unsure) == ROWS // 20
+    reviewer = tenant.headers(Role.REVIEWER)
+    health = client.get("/v1/models/churn/versions/v1/review-queue", headers=reviewer).json()
+    assert (health["pending"], health["claimed"], health["decided"]) == (len(unsure), 0, 0)
+
+    # A reviewer key reviews, and reads nothing else.
+    assert client.get("/v1/predictions", headers=reviewer).status_code == 403
+    assert client.get("/v1/models", headers=reviewer).status_code == 403
+    decided = []
+    for decision in ("agree", "override", "agree"):
+        item = client.post("/v1/review/claim", json={"model": "churn", "version": "v1"},
+                           headers=reviewer).json()  # fmt: skip
+        assert item["event_id"] in unsure and item["reasons"][0].startswith("confidence ")
+        assert item["features"]["f_num_b"] == 1.0 and item["score"] is not None
+        other = client.post(f"/v1/review/items/{item['id']}/decision", headers=tenant.headers(),
+                            json={"decision": "agree", "reason": "x"})  # fmt: skip
+        assert other.status_code == 409  # leased to the reviewer
+        label = 1 - item["prediction"] if decision == "override" else None
+        answer = client.post(f"/v1/review/items/{item['id']}/decision", headers=reviewer,
+                             json={"decision": decision, "label": label, "reason": "checked"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        decided.append(answer.json())
+    again = client.post(f"/v1/review/items/{decided[0]['id']}/decision", headers=reviewer,
+                        json={"decision": "agree", "reason": "twice"})  # fmt: skip
+    assert again.status_code == 409
+    assert decided[1]["label"] == 1 - decided[1]["prediction"]
+    # The model server reads a decision by its event id.
+    read = client.get(f"/v1/review/decisions/{decided[1]['event_id']}", headers=ingest).json()
+    assert read["decision"] == "override"
+
+    # Decisions are labels: the next performance run counts them.
+    monitor = client.post("/v1/models/churn/versions/v1/monitors", headers=tenant.headers(), json={
+        "name": "perf", "kind": "performance", "params": {"min_labeled_rows": 1},
+        "reference": {"kind": "window", "start": iso(at(0)), "end": iso(at(hours=1))},
+        "window": window(at(hours=1), at(hours=5))})  # fmt: skip
+    run = client.post(f"/v1/monitors/{monitor.json()['id']}/run", headers=tenant.headers()).json()
+    assert run["run"]["labeled_rows"] == 3
+    health = client.get("/v1/models/churn/versions/v1/review-queue", headers=reviewer).json()
+    assert health["decided"] == 3 and health["override_rate"] == 1 / 3
+    actions = [e["action"] for e in client.get("/v1/audit", params={"limit": 500},
+                                               headers=tenant.headers()).json()["items"]]  # fmt: skip
+    assert actions.count("review.decide") == 3 and "review_policy.set" in actions
