@@ -161,6 +161,48 @@ class VerityApi:
         typed: list[TransitionRead] = self._typed(list[TransitionRead], found)
         return typed
 
+    def serving_state(self, model: str, version: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.get(f"/v1/models/{model}/versions/{version}/serving-state")
+        return found
+
+    def set_serving_state(
+        self, model: str, version: str, state: str, person: str, reason: str
+    ) -> dict[str, Any]:
+        found: dict[str, Any] = self.post(
+            f"/v1/models/{model}/versions/{version}/serving-state",
+            {"state": state, "person": person, "reason": reason},
+        )
+        return found
+
+    def claim_review(self, model: str, version: str) -> dict[str, Any] | None:
+        answer = self._request(
+            "POST", "/v1/review/claim", json={"model": model, "version": version}
+        )
+        return None if answer.status_code == 204 else dict(answer.json())
+
+    def review_explanation(self, item_id: int) -> dict[str, Any]:
+        found: dict[str, Any] = self.get(f"/v1/review/items/{item_id}/explanation")
+        return found
+
+    def decide_review(self, item_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = self.post(f"/v1/review/items/{item_id}/decision", body)
+        return found
+
+    def review_health(self, model: str, version: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.get(f"/v1/models/{model}/versions/{version}/review-queue")
+        return found
+
+    def incidents(self) -> list[dict[str, Any]]:
+        found = self.get("/v1/incidents", limit=200)
+        return list(found["items"])
+
+    def incident_report(self, incident_id: int) -> bytes:
+        return self._request("GET", f"/v1/incidents/{incident_id}/report.pdf").content
+
+    def incident_action(self, incident_id: int, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = self.post(f"/v1/incidents/{incident_id}/{path}", body)
+        return found
+
     def report(self, run_id: int) -> bytes:
         return self._request("GET", f"/v1/runs/{run_id}/report").content
 

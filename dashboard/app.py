@@ -28,8 +28,10 @@ from dashboard.views import (
     explanations,
     fairness,
     governance,
+    incidents,
     overview,
     performance,
+    review,
 )
 
 PAGES: dict[str, Callable[[VerityApi, WhoAmI], None]] = {
@@ -40,6 +42,8 @@ PAGES: dict[str, Callable[[VerityApi, WhoAmI], None]] = {
     "Explanations": explanations.render,
     "Cost": cost.render,
     "Governance": governance.render,
+    "Review queue": review.render,
+    "Incidents": incidents.render,
     "Alerts": alerts.render,
     "Audit trail": audit.render,
     "Evidence export": evidence.render,

@@ -82,6 +82,7 @@ def render(api: VerityApi, me: WhoAmI) -> None:
             st.error(f"Could not evaluate: {exc}")
         else:
             st.rerun()
+    _serving(api, me, model, version)
     _comparison(api, model, version)
     _actions(api, me, model, version, stages[version])
     st.subheader("Transitions")
@@ -104,6 +105,37 @@ def render(api: VerityApi, me: WhoAmI) -> None:
         ),
         "governance-transitions",
     )
+
+
+def _serving(api: VerityApi, me: WhoAmI, model: str, version: str) -> None:
+    """The kill switch: the version's serving state, and stop/trip/restore for the
+    roles that may use them."""
+    try:
+        state = api.serving_state(model, version)
+    except ApiError as exc:
+        st.caption(f"Serving state unavailable: {exc}")
+        return
+    st.subheader(f"Serving: {state['state']}")
+    if state.get("reason"):
+        st.caption(f"{state['reason']} · by {state.get('changed_by')} "
+                   f"{when(state.get('changed_at'))} UTC")  # fmt: skip
+    if not can(me, "serving:control"):
+        return
+    with st.form("serving-control", clear_on_submit=True):
+        target = st.selectbox("Set to", ["stopped", "tripped", "active"], key="serving-target")
+        person = st.text_input("Your name", key="serving-person")
+        reason = st.text_input("Reason (kept in the audit trail)", key="serving-reason")
+        submitted = st.form_submit_button("Apply")
+    if submitted:
+        if not person.strip() or not reason.strip():
+            st.error("Give your name and the reason.")
+            return
+        try:
+            api.set_serving_state(model, version, target, person.strip(), reason.strip())
+        except ApiError as exc:
+            st.error(f"Refused: {exc}")
+            return
+        st.rerun()
 
 
 def _comparison(api: VerityApi, model: str, version: str) -> None:

@@ -142,6 +142,7 @@ def loaded(client: TestClient, database: Database, settings: Settings) -> Iterat
     ).raise_for_status()
     client.post("/v1/models/loans/versions/v1/gate", headers=admin).raise_for_status()
     _canary(client, admin, rng, end)
+    _oversight(client, tenant, end)
     drift_runs = client.get(f"/v1/monitors/{monitors['drift']}/runs", headers=admin).json()
     api = LiveApi(settings).start()
     yield Loaded(api.url, tenant, monitors, "dash-7", drift_runs["items"][0]["id"])
@@ -183,3 +184,22 @@ def _canary(client: TestClient, admin: dict[str, str], rng: np.random.Generator,
     )  # fmt: skip
     monitor.raise_for_status()
     client.post(f"/v1/monitors/{monitor.json()['id']}/run", headers=admin).raise_for_status()
+
+
+def _oversight(client: TestClient, tenant: Tenant, end: Any) -> None:
+    """Predictions queued for review, and an incident opened from an alert."""
+    admin = tenant.headers()
+    client.put("/v1/models/loans/versions/v1/review-policy", json={"max_confidence": 0.6},
+               headers=admin).raise_for_status()  # fmt: skip
+    records = [
+        {"event_id": f"rev-{i}", "model": "loans", "version": "v1",
+         "occurred_at": (end - timedelta(minutes=30) + timedelta(seconds=i)).isoformat(),
+         "features": {"x1": 0.1 * i, "x2": 0.0, "x3": 0.0, "x4": 0.0, "group": "A"},
+         "prediction": 1, "score": 0.52}
+        for i in range(5)
+    ]  # fmt: skip
+    client.post("/v1/predictions", json={"records": records}, headers=admin).raise_for_status()
+    alert = client.get("/v1/alerts?model=loans", headers=admin).json()["items"][0]
+    client.post("/v1/incidents", headers=tenant.headers(Role.COMPLIANCE), json={
+        "model": "loans", "version": "v1", "title": "group B refused more often",
+        "classification": "serious_incident", "alert_ids": [alert["id"]]}).raise_for_status()  # fmt: skip

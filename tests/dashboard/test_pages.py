@@ -123,6 +123,35 @@ def test_governance_compares_challenger_with_champion(loaded):
     assert "demographic parity difference (group)" in figures.index
 
 
+def test_review_queue_one_item_at_a_time(loaded):
+    app = open_page(signed_in(loaded, Role.REVIEWER), "Review queue")
+    before = {m.label: m.value for m in app.metric}
+    assert int(before["Pending"]) == 5
+    app.button(key="review-claim").click().run()
+    assert not app.exception, app.exception
+    assert app.subheader[0].value.startswith("Prediction rev-")
+    inputs, attributions = app.dataframe[0].value, app.dataframe[1].value
+    assert "x1" in set(inputs["feature"]) and "x1" in set(attributions["feature"])
+    app.text_input(key="review-reason").input("the score is borderline; the inputs agree")
+    next(b for b in app.button if b.label == "Decide (Enter)").click().run()
+    assert any("stored as the label" in s.value for s in app.success), (
+        [e.value for e in app.error], [b.label for b in app.button], app.exception
+    )
+    after = {m.label: m.value for m in app.metric}
+    assert int(after["Pending"]) == 4
+
+
+def test_incidents_show_the_deadline_and_timeline(loaded):
+    app = open_page(signed_in(loaded), "Incidents")
+    table = app.dataframe[0].value
+    row = table.set_index("title").loc["group B refused more often"]
+    assert row["classification"] == "serious_incident"
+    assert row["countdown"].endswith("days left") and float(row["countdown"].split()[0]) > 14
+    timeline = app.dataframe[1].value
+    assert list(timeline["what"])[:2] == ["opened", "alert_linked"]
+    assert app.get("download_button")[0].proto.label == "Incident report (PDF)"
+
+
 def test_fairness(loaded):
     app = open_page(signed_in(loaded), "Fairness")
     overall = app.dataframe[0].value
