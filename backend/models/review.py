@@ -26,6 +26,9 @@ class ReviewPolicy(Base):
     segment: Mapped[dict[str, str] | None] = mapped_column(JsonValue)
     flagged_windows: Mapped[bool] = mapped_column(Boolean, default=False)
     sla_hours: Mapped[float] = mapped_column(Float, default=24.0)
+    # Warn (every channel, audited) when the share of overrides among the last
+    # decisions passes this.
+    max_override_rate: Mapped[float | None] = mapped_column(Float)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(300))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

@@ -249,3 +249,16 @@ def pending_older_than(session: Session, version_id: int, before: datetime) -> i
         )
         or 0
     )
+
+
+def recent_decisions(session: Session, version_id: int, limit: int) -> list[str]:
+    """The latest decisions, newest first."""
+    return [
+        str(d)
+        for d in session.scalars(
+            select(ReviewItem.decision)
+            .where(ReviewItem.model_version_id == version_id, ReviewItem.state == "decided")
+            .order_by(ReviewItem.decided_at.desc(), ReviewItem.id.desc())
+            .limit(limit)
+        ).all()
+    ]

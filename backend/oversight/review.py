@@ -23,6 +23,7 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.ingest import service as ingest_service
 from backend.ingest.schemas import LabelBatch
 from backend.models import Model, ModelVersion, ReviewItem, ReviewPolicy
+from backend.notifications import outbox
 from backend.oversight import repository
 from backend.oversight.schemas import (
     ClaimRequest,
@@ -114,7 +115,8 @@ def _policy_read(model: Model, version: ModelVersion, policy: ReviewPolicy) -> R
         model=model.name, version=version.version, enabled=policy.enabled,
         max_confidence=policy.max_confidence, sample_rate=policy.sample_rate, seed=policy.seed,
         segment=policy.segment, flagged_windows=policy.flagged_windows,
-        sla_hours=policy.sla_hours, revision=policy.revision, updated_by=policy.updated_by,
+        sla_hours=policy.sla_hours, max_override_rate=policy.max_override_rate,
+        revision=policy.revision, updated_by=policy.updated_by,
         updated_at=policy.updated_at,
     )  # fmt: skip
 
@@ -255,7 +257,36 @@ def decide(
         "source": "human",
     }
     audit_service.record(session, actor, "review.decide", subject, payload)
+    # The model server may hear of it through the notification channels too.
+    outbox.enqueue_event(session, item.project_id, "review.decided",
+                         {"type": "review.decided", **payload, "model": read.model,
+                          "version": read.version}, severity="info")  # fmt: skip
+    _check_override_rate(session, actor, item, subject)
     return read
+
+
+RATE_WINDOW, RATE_MIN = 50, 20
+
+
+def _check_override_rate(session: Session, actor: Actor, item: ReviewItem, subject: str) -> None:
+    """Past the policy's bound, the override rate of the last decisions warns every
+    channel and is audited (once per crossing)."""
+    policy = repository.review_policy(session, item.model_version_id)
+    if policy is None or policy.max_override_rate is None:
+        return
+    recent = repository.recent_decisions(session, item.model_version_id, RATE_WINDOW)
+    if len(recent) < RATE_MIN:
+        return
+    rate = sum(d == "override" for d in recent) / len(recent)
+    previous = sum(d == "override" for d in recent[1:]) / max(len(recent) - 1, 1)
+    if rate > policy.max_override_rate >= previous or (
+        len(recent) == RATE_MIN and rate > policy.max_override_rate
+    ):
+        payload = {"type": "review.override_rate", "rate": rate, "decisions": len(recent),
+                   "bound": policy.max_override_rate, "event_id": item.event_id}  # fmt: skip
+        outbox.enqueue_event(session, item.project_id, "review.override_rate", payload,
+                             severity="warning")  # fmt: skip
+        audit_service.record(session, actor, "review.override_rate", subject, payload)
 
 
 def decision_of(session: Session, *, actor: Actor, event_id: str) -> ReviewItemRead:

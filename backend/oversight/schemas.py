@@ -142,6 +142,13 @@ class ReviewPolicyWrite(BaseModel):
         description="Queue every prediction while a drift or data-quality alert is open.",
     )
     sla_hours: float = Field(default=24, gt=0, le=24 * 30)
+    max_override_rate: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Warn every channel (and audit it) when more than this share of the "
+        f"last {50} decisions (at least 20) overrode the model.",
+    )
 
 
 class ReviewPolicyRead(ReviewPolicyWrite):

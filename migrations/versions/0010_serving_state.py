@@ -105,6 +105,7 @@ def upgrade() -> None:
         sa.Column("segment", backend.models.base.JsonValue, nullable=True),
         sa.Column("flagged_windows", sa.Boolean(), nullable=False),
         sa.Column("sla_hours", sa.Float(), nullable=False),
+        sa.Column("max_override_rate", sa.Float(), nullable=True),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("updated_by", sa.String(length=300), nullable=False),
         sa.Column("updated_at", backend.models.base.UTCDateTime(), nullable=False),

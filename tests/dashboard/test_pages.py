@@ -135,7 +135,9 @@ def test_review_queue_one_item_at_a_time(loaded):
     app.text_input(key="review-reason").input("the score is borderline; the inputs agree")
     next(b for b in app.button if b.label == "Decide (Enter)").click().run()
     assert any("stored as the label" in s.value for s in app.success), (
-        [e.value for e in app.error], [b.label for b in app.button], app.exception
+        [e.value for e in app.error],
+        [b.label for b in app.button],
+        app.exception,
     )
     after = {m.label: m.value for m in app.metric}
     assert int(after["Pending"]) == 4

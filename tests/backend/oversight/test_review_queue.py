@@ -44,7 +44,8 @@ def test_queue_selects_once_under_concurrency_and_decisions_become_labels(
     manual_clock.set(at(days=1))
     register_model(client, tenant, version=SCHEMA)
     policy = client.put("/v1/models/churn/versions/v1/review-policy", headers=tenant.headers(),
-                        json={"max_confidence": 0.55, "sla_hours": 4})  # fmt: skip
+                        json={"max_confidence": 0.55, "sla_hours": 4,
+                              "max_override_rate": 0.3})  # fmt: skip
     assert policy.status_code == 200, policy.text
     bad = client.put("/v1/models/churn/versions/v1/review-policy", headers=tenant.headers(),
                      json={"segment": {"no_such_feature": "x"}})  # fmt: skip
@@ -98,15 +99,27 @@ def test_queue_selects_once_under_concurrency_and_decisions_become_labels(
     read = client.get(f"/v1/review/decisions/{decided[1]['event_id']}", headers=ingest).json()
     assert read["decision"] == "override"
 
+    # Overrides past the bound warn every channel, once, audited.
+    for n in range(17):
+        item = client.post("/v1/review/claim", json={"model": "churn", "version": "v1"},
+                           headers=reviewer).json()  # fmt: skip
+        override = n >= 11
+        client.post(f"/v1/review/items/{item['id']}/decision", headers=reviewer, json={
+            "decision": "override" if override else "agree", "reason": "checked",
+            "label": 1 - item["prediction"] if override else None}).raise_for_status()  # fmt: skip
+    warnings = client.get("/v1/audit", params={"action": "review.override_rate"},
+                          headers=tenant.headers()).json()["items"]  # fmt: skip
+    assert len(warnings) == 1 and warnings[0]["payload"]["rate"] == 7 / 20
+
     # Decisions are labels: the next performance run counts them.
     monitor = client.post("/v1/models/churn/versions/v1/monitors", headers=tenant.headers(), json={
         "name": "perf", "kind": "performance", "params": {"min_labeled_rows": 1},
         "reference": {"kind": "window", "start": iso(at(0)), "end": iso(at(hours=1))},
         "window": window(at(hours=1), at(hours=5))})  # fmt: skip
     run = client.post(f"/v1/monitors/{monitor.json()['id']}/run", headers=tenant.headers()).json()
-    assert run["run"]["labeled_rows"] == 3
+    assert run["run"]["labeled_rows"] == 20
     health = client.get("/v1/models/churn/versions/v1/review-queue", headers=reviewer).json()
-    assert health["decided"] == 3 and health["override_rate"] == 1 / 3
+    assert health["decided"] == 20 and health["override_rate"] == 7 / 20
     actions = [e["action"] for e in client.get("/v1/audit", params={"limit": 500},
                                                headers=tenant.headers()).json()["items"]]  # fmt: skip
-    assert actions.count("review.decide") == 3 and "review_policy.set" in actions
+    assert actions.count("review.decide") == 20 and "review_policy.set" in actions
