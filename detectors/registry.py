@@ -14,6 +14,7 @@ from detectors.estimate.detector import EstimateDetector
 from detectors.explain.detector import ExplainDetector
 from detectors.performance.detector import PerformanceDetector
 from detectors.quality.detector import DataQualityDetector
+from detectors.review.detector import ReviewDetector
 
 DETECTORS: dict[str, type[BaseDetector[Any]]] = {
     DriftDetector.kind: DriftDetector,
@@ -24,6 +25,7 @@ DETECTORS: dict[str, type[BaseDetector[Any]]] = {
     EstimateDetector.kind: EstimateDetector,
     DataQualityDetector.kind: DataQualityDetector,
     ComparisonDetector.kind: ComparisonDetector,
+    ReviewDetector.kind: ReviewDetector,
 }
 
 

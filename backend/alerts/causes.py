@@ -52,6 +52,8 @@ def _causes(kind: str, result: dict[str, Any], params: dict[str, Any]) -> list[C
         return _data_quality(result)
     if kind == "comparison":
         return _comparison(result)
+    if kind == "review":
+        return _review(result)
     return {"drift": _drift, "explain": _explain, "cost": _cost}[kind](result)
 
 
@@ -78,6 +80,22 @@ def _quality_metrics(kind: str, result: dict[str, Any]) -> list[Cause]:
         for decision in result.get("decisions", [])
         if decision.get("breaches")
     ]
+
+
+def _review(result: dict[str, Any]) -> list[Cause]:
+    """The override rate, overall and per segment: each past its bound a cause."""
+    found = []
+    for reason in result.get("alert_reasons", []):
+        segment = reason[1 : reason.index("]")] if reason.startswith("[") else None
+        found.append(
+            Cause(
+                key=f"review:override_rate{':' + segment if segment else ''}",
+                message=f"Review overrides: {reason}",
+                details={"segment": segment, "override_rate": result.get("override_rate"),
+                         "decisions": result.get("decisions")},
+            )
+        )  # fmt: skip
+    return found
 
 
 def _comparison(result: dict[str, Any]) -> list[Cause]:

@@ -70,6 +70,7 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
         {"roc_auc", "f1", "precision", "recall", "specificity", "accuracy", "mae", "mse", "rmse"}
     ),
     "data_quality": frozenset({"rows", "duplicate_share", "volume_ratio", "missing_share"}),
+    "review": frozenset({"override_rate", "decisions"}),
     "comparison": frozenset(
         {
             "accuracy_delta",

@@ -17,6 +17,7 @@ Kind = Literal[
     "estimated_performance",
     "data_quality",
     "comparison",
+    "review",
 ]
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
@@ -233,4 +234,5 @@ assert set(DETECTORS) == {
     "estimated_performance",
     "data_quality",
     "comparison",
+    "review",
 }, "Kind must list every detector"

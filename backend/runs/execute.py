@@ -39,6 +39,7 @@ from backend.runs.windows.load import (
     LoadedWindow,
     empty_reference,
     load_dataset,
+    load_review_window,
     load_window,
     needs_for,
 )
@@ -182,6 +183,10 @@ def _plan(session: Session, store: ArtifactStore, monitor: Monitor, window_end: 
     assert version is not None
     start, end = window_bounds(monitor, window_end)
     try:
+        if monitor.kind == "review":
+            current = load_review_window(session, version, start, end)
+            reference = empty_reference(version, needs_for("review", "binary"))
+            return Plan(monitor, version, start, end, current, reference, None, None)
         current = load_window(
             session,
             version,

@@ -212,3 +212,22 @@ def lock_job(session: Session, job_id: int) -> Job | None:
 
 def job(session: Session, job_id: int) -> Job | None:
     return session.get(Job, job_id)
+
+
+def review_decisions(
+    session: Session, version_id: int, start: datetime, end: datetime
+) -> list[tuple[str, str, str]]:
+    """Review decisions made in [start, end): event id, decision, segment."""
+    from backend.models import ReviewItem
+
+    rows = session.execute(
+        select(ReviewItem.event_id, ReviewItem.decision, ReviewItem.segment)
+        .where(
+            ReviewItem.model_version_id == version_id,
+            ReviewItem.state == "decided",
+            ReviewItem.decided_at >= start,
+            ReviewItem.decided_at < end,
+        )
+        .order_by(ReviewItem.id)
+    ).all()
+    return [(str(e), str(d), str(s or "")) for e, d, s in rows]

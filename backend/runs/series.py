@@ -108,6 +108,11 @@ def metrics(
         found["latency_p95_delta_ms"] = _number(latency.get("delta_latency_p95"))
         for attribute, figures in (result.get("fairness") or {}).items():
             found[f"demographic_parity_delta:{attribute}"] = _number(figures.get("delta"))
+    elif kind == "review":
+        found["override_rate"] = _number(result.get("override_rate"))
+        found["decisions"] = _number(result.get("decisions"))
+        for part in result.get("segments") or []:
+            found[f"override_rate:{part['segment']}"] = _number(part.get("override_rate"))
     elif kind == "data_quality":
         found["rows"] = _number(result.get("rows"))
         found["duplicate_share"] = _number(result.get("duplicate_share"))

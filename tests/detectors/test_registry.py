@@ -29,6 +29,7 @@ MINIMAL_PARAMS: dict[str, dict[str, Any]] = {
     "estimated_performance": {},
     "data_quality": {},
     "comparison": {"champion": "v1"},
+    "review": {},
 }
 
 

@@ -59,6 +59,8 @@ NEEDS = {
     # The champion's window and the challenger's: outputs, labels, sensitive features
     # for the fairness delta, latency and compute for the cost delta.
     "comparison": Needs("sensitive", labels=True, floats=("score", *COST_COLUMNS)),
+    # Reviewers' decisions of the window (read by load_review_window), no predictions.
+    "review": Needs("none", labels=False),
 }
 # The column a reference dataset holds each class's probability in: "proba:<class>".
 PROBA_PREFIX = "proba:"
@@ -283,3 +285,20 @@ def empty_reference(version: ModelVersion, needs: Needs) -> LoadedReference:
     specs = _selected(version, needs)
     frame = pd.DataFrame({s.name: pd.Series(dtype=object) for s in specs})
     return LoadedReference(Window(frame=frame, columns=specs), None, "none")
+
+
+def load_review_window(
+    session: Session, version: ModelVersion, start: datetime, end: datetime
+) -> LoadedWindow:
+    """The review decisions made in the window (by decision time): event id,
+    decision (agree or override) and segment."""
+    rows = repository.review_decisions(session, version.id, start, end)
+    frame = pd.DataFrame(
+        {
+            "decision": np.array([r[1] for r in rows], dtype=object),
+            "segment": np.array([r[2] for r in rows], dtype=object),
+        },
+        index=pd.Index([r[0] for r in rows], name=EVENT_ID, dtype=object),
+    )
+    window = Window(frame=frame, columns=(), start=start, end=end)
+    return LoadedWindow(window, len(frame), 0, frame_sha256(frame), None)

@@ -110,6 +110,19 @@ def test_queue_selects_once_under_concurrency_and_decisions_become_labels(
     warnings = client.get("/v1/audit", params={"action": "review.override_rate"},
                           headers=tenant.headers()).json()["items"]  # fmt: skip
     assert len(warnings) == 1 and warnings[0]["payload"]["rate"] == 7 / 20
+    # A review monitor alerts on it like any check, and names the rate.
+    reviews = client.post("/v1/models/churn/versions/v1/monitors", headers=tenant.headers(), json={
+        "name": "overrides", "kind": "review", "params": {"max_override_rate": 0.3},
+        "severity": "critical", "window": window(at(0), at(days=2))})  # fmt: skip
+    assert reviews.status_code == 201, reviews.text
+    manual_clock.set(at(days=2, hours=1))
+    checked = client.post(f"/v1/monitors/{reviews.json()['id']}/run",
+                          headers=tenant.headers()).json()["run"]  # fmt: skip
+    assert checked["status"] == "alert"
+    assert checked["result"]["override_rate"] == 7 / 20
+    causes = {a["cause"] for a in client.get("/v1/models/churn/status",
+                                             headers=tenant.headers()).json()["open_alerts"]}  # fmt: skip
+    assert "review:override_rate" in causes
 
     # Decisions are labels: the next performance run counts them.
     monitor = client.post("/v1/models/churn/versions/v1/monitors", headers=tenant.headers(), json={
