@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -18,7 +18,15 @@ import httpx
 
 from verity_sdk.core import ClientCore, extra_fields, shadow_fields
 from verity_sdk.pipeline import ClientStats, DropCallback
+from verity_sdk.serving import (
+    BreakerConfig,
+    CircuitBreaker,
+    Router,
+    ServingCounts,
+    ServingWatcher,
+)
 from verity_sdk.transport import Backoff, Batch
+from verity_sdk.version import USER_AGENT
 
 
 class AsyncVerityClient:
@@ -39,7 +47,14 @@ class AsyncVerityClient:
         backoff: Backoff | None = None,
         max_attempts: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        fallback: Callable[..., Any] | None = None,
+        breaker: BreakerConfig | None = None,
+        serving_poll_interval: float = 5.0,
+        serving_transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """As ``VerityClient``; with a ``fallback``, the version's serving state is
+        polled on a background thread and ``predict`` routes each call (the predict
+        path never waits on it)."""
         self._core = ClientCore(
             url,
             api_key,
@@ -60,6 +75,47 @@ class AsyncVerityClient:
         self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, transport=transport)
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self.serving_counts = ServingCounts()
+        self._watcher = ServingWatcher(
+            httpx.Client(base_url=self.url, timeout=timeout, transport=serving_transport),
+            model,
+            version,
+            {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
+            serving_poll_interval,
+            self.serving_counts,
+        )
+        self._breaker = CircuitBreaker(breaker or BreakerConfig(), self._report_breaker)
+        self.router = Router(self._watcher, self._breaker, fallback, self.serving_counts)
+        self._watching = fallback is not None
+        if self._watching:
+            self._watcher.start()
+
+    def _report_breaker(self, event: str, why: str) -> None:
+        if event == "breaker_open":
+            self.serving_counts.breaker_opened += 1
+        self._watcher.report(event, why, {"primary": self.serving_counts.primary,
+                                          "fallback": self.serving_counts.fallback})  # fmt: skip
+
+    @property
+    def serving_state(self) -> str:
+        return self._watcher.state
+
+    @property
+    def breaker_state(self) -> str:
+        return self._breaker.state
+
+    async def predict(self, primary: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Await ``primary`` (or call it), or the fallback when the version may not
+        serve or the breaker is open; log with ``log(..., tags={"served_by": ...})``
+        from ``predict_routed`` to record who answered."""
+        result, _, _ = await self.router.acall(primary, args, kwargs)
+        return result
+
+    async def predict_routed(
+        self, primary: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> tuple[Any, str, str]:
+        """The answer, who gave it (``primary`` or ``fallback``), and why."""
+        return await self.router.acall(primary, args, kwargs)
 
     def _ensure_task(self) -> None:
         if self._task is None:
@@ -168,6 +224,8 @@ class AsyncVerityClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._call(self._pipeline.spill)
+        if self._watching:
+            await asyncio.to_thread(self._watcher.stop)
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncVerityClient:

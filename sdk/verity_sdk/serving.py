@@ -14,6 +14,7 @@ and, when the breaker is closed, appends one outcome: it never waits on the netw
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -247,6 +248,38 @@ class Router:
         self.breaker.record(not slow)
         self.counts.primary += 1
         return result, "primary", ""
+
+    async def acall(
+        self, primary: Callable[..., Any], args: tuple, kwargs: dict
+    ) -> tuple[Any, str, str]:
+        """``call`` for asyncio: ``primary`` and the fallback may be coroutine functions."""
+        state = self.watcher.state
+        if state != "active":
+            return await self._afallback(f"control plane: {state}", args, kwargs)
+        if not self.breaker.allow():
+            return await self._afallback("local breaker open", args, kwargs)
+        limit = self.breaker.config.latency_ms
+        started = time.perf_counter()
+        try:
+            result = primary(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            self.counts.primary_errors += 1
+            self.breaker.record(False)
+            if self.fallback is None:
+                raise
+            return await self._afallback(f"primary raised {type(exc).__name__}", args, kwargs)
+        slow = limit is not None and (time.perf_counter() - started) * 1000.0 > limit
+        self.breaker.record(not slow)
+        self.counts.primary += 1
+        return result, "primary", ""
+
+    async def _afallback(self, why: str, args: tuple, kwargs: dict) -> tuple[Any, str, str]:
+        result, served_by, why = self._fallback(why, args, kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result, served_by, why
 
     def _fallback(self, why: str, args: tuple, kwargs: dict) -> tuple[Any, str, str]:
         if self.fallback is None:
