@@ -18,13 +18,7 @@ import httpx
 
 from verity_sdk.core import ClientCore, extra_fields, shadow_fields
 from verity_sdk.pipeline import ClientStats, DropCallback
-from verity_sdk.serving import (
-    BreakerConfig,
-    CircuitBreaker,
-    Router,
-    ServingCounts,
-    ServingWatcher,
-)
+from verity_sdk.serving import BreakerConfig, ServingControl
 from verity_sdk.transport import Backoff, Batch
 from verity_sdk.version import USER_AGENT
 
@@ -75,34 +69,26 @@ class AsyncVerityClient:
         self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, transport=transport)
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self.serving_counts = ServingCounts()
-        self._watcher = ServingWatcher(
+        self._serving = ServingControl(
             httpx.Client(base_url=self.url, timeout=timeout, transport=serving_transport),
             model,
             version,
             {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
-            serving_poll_interval,
-            self.serving_counts,
+            fallback=fallback,
+            breaker=breaker,
+            poll_interval=serving_poll_interval,
+            watch=fallback is not None,
         )
-        self._breaker = CircuitBreaker(breaker or BreakerConfig(), self._report_breaker)
-        self.router = Router(self._watcher, self._breaker, fallback, self.serving_counts)
-        self._watching = fallback is not None
-        if self._watching:
-            self._watcher.start()
-
-    def _report_breaker(self, event: str, why: str) -> None:
-        if event == "breaker_open":
-            self.serving_counts.breaker_opened += 1
-        self._watcher.report(event, why, {"primary": self.serving_counts.primary,
-                                          "fallback": self.serving_counts.fallback})  # fmt: skip
+        self.serving_counts = self._serving.counts
+        self.router = self._serving.router
 
     @property
     def serving_state(self) -> str:
-        return self._watcher.state
+        return self._serving.watcher.state
 
     @property
     def breaker_state(self) -> str:
-        return self._breaker.state
+        return self._serving.breaker.state
 
     async def predict(self, primary: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Await ``primary`` (or call it), or the fallback when the version may not
@@ -224,8 +210,7 @@ class AsyncVerityClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._call(self._pipeline.spill)
-        if self._watching:
-            await asyncio.to_thread(self._watcher.stop)
+        await asyncio.to_thread(self._serving.stop)
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncVerityClient:

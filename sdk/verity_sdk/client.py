@@ -22,13 +22,7 @@ import httpx
 
 from verity_sdk.core import ClientCore, extra_fields, shadow_fields
 from verity_sdk.pipeline import ClientStats, DropCallback
-from verity_sdk.serving import (
-    BreakerConfig,
-    CircuitBreaker,
-    Router,
-    ServingCounts,
-    ServingWatcher,
-)
+from verity_sdk.serving import BreakerConfig, Router, ServingControl
 from verity_sdk.transport import Backoff, Batch
 from verity_sdk.version import USER_AGENT
 
@@ -86,40 +80,28 @@ class VerityClient:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="verity-sdk", daemon=True)
         self._thread.start()
-        self.serving_counts = ServingCounts()
-        self._watcher = ServingWatcher(
+        self._serving = ServingControl(
             httpx.Client(base_url=self.url, timeout=timeout, transport=transport),
             model,
             version,
             {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
-            serving_poll_interval,
-            self.serving_counts,
+            fallback=fallback,
+            breaker=breaker,
+            poll_interval=serving_poll_interval,
+            watch=fallback is not None if watch_serving is None else watch_serving,
         )
-        self._breaker = CircuitBreaker(breaker or BreakerConfig(), self._report_breaker)
-        self.router = Router(self._watcher, self._breaker, fallback, self.serving_counts)
-        self._watching = fallback is not None if watch_serving is None else watch_serving
-        if self._watching:
-            self._watcher.start()
+        self.serving_counts = self._serving.counts
+        self.router = self._serving.router
         atexit.register(self.close)
-
-    def _report_breaker(self, event: str, why: str) -> None:
-        if event == "breaker_open":
-            self.serving_counts.breaker_opened += 1
-        counts = {
-            "primary": self.serving_counts.primary,
-            "fallback": self.serving_counts.fallback,
-            "primary_errors": self.serving_counts.primary_errors,
-        }
-        self._watcher.report(event, why, counts)
 
     @property
     def serving_state(self) -> str:
         """The last serving state the control plane gave (``active`` until then)."""
-        return self._watcher.state
+        return self._serving.watcher.state
 
     @property
     def breaker_state(self) -> str:
-        return self._breaker.state
+        return self._serving.breaker.state
 
     def predict(self, primary: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``primary``, or the fallback when the version may not serve or the
@@ -131,10 +113,7 @@ class VerityClient:
     def router_with(self, fallback: Callable[..., Any]) -> Router:
         """A router over this client's serving state and breaker with its own fallback
         (``@client.monitor(fallback=...)``); starts watching the serving state."""
-        if not self._watching and not self._core.closed:
-            self._watching = True
-            self._watcher.start()
-        return Router(self._watcher, self._breaker, fallback, self.serving_counts)
+        return self._serving.router_with(fallback)
 
     # --- the predict path -------------------------------------------------------------
 
@@ -249,8 +228,7 @@ class VerityClient:
         self._wake.set()
         self._thread.join(timeout=max(timeout, 1.0))
         self._pipeline.spill()
-        if self._watching:
-            self._watcher.stop()
+        self._serving.stop()
         self._http.close()
 
     def __enter__(self) -> VerityClient:

@@ -287,3 +287,52 @@ class Router:
         self.counts.fallback += 1
         self.counts.by_reason[why] = self.counts.by_reason.get(why, 0) + 1
         return self.fallback(*args, **kwargs), "fallback", why
+
+
+class ServingControl:
+    """What a client holds for serving control: its counters, the watcher, the
+    breaker and the router (``VerityClient`` and ``AsyncVerityClient`` alike)."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        model: str,
+        version: str,
+        headers: dict[str, str],
+        *,
+        fallback: Callable[..., Any] | None,
+        breaker: BreakerConfig | None,
+        poll_interval: float,
+        watch: bool,
+    ) -> None:
+        self.counts = ServingCounts()
+        self.watcher = ServingWatcher(http, model, version, headers, poll_interval, self.counts)
+        self.breaker = CircuitBreaker(breaker or BreakerConfig(), self._report_breaker)
+        self.router = Router(self.watcher, self.breaker, fallback, self.counts)
+        self.watching = False
+        if watch:
+            self.start()
+
+    def start(self) -> None:
+        if not self.watching:
+            self.watching = True
+            self.watcher.start()
+
+    def stop(self) -> None:
+        if self.watching:
+            self.watcher.stop()
+
+    def router_with(self, fallback: Callable[..., Any]) -> Router:
+        """A router with its own fallback over the same state and breaker."""
+        self.start()
+        return Router(self.watcher, self.breaker, fallback, self.counts)
+
+    def _report_breaker(self, event: str, why: str) -> None:
+        if event == "breaker_open":
+            self.counts.breaker_opened += 1
+        counts = {
+            "primary": self.counts.primary,
+            "fallback": self.counts.fallback,
+            "primary_errors": self.counts.primary_errors,
+        }
+        self.watcher.report(event, why, counts)

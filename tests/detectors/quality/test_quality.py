@@ -3,7 +3,7 @@ the statistics both report."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -11,13 +11,14 @@ import pytest
 
 from detectors.base import ColumnKind, ColumnSpec, Status, Window
 from detectors.quality.detector import DataQualityDetector, QualityParams
+from tests.support.timeline import DAY0
 
 COLUMNS = (
     ColumnSpec("x", ColumnKind.NUMERIC),
     ColumnSpec("y", ColumnKind.NUMERIC, value_range=(0.0, 10.0)),
     ColumnSpec("c", ColumnKind.CATEGORICAL),
 )
-START = datetime(2000, 1, 1, tzinfo=UTC)  # a fixed instant only as a window bound, never "now"
+START = DAY0  # only a window bound: volume compares window lengths
 
 
 def frame(rows: int, seed: int, *, missing: float = 0.0, shift: float = 0.0) -> pd.DataFrame:
