@@ -170,10 +170,11 @@ class ComparisonDetector(BaseDetector[ComparisonParams]):
         a, b = class_outputs(cp), class_outputs(ch)
         classes = list(b.classes)
         # Both versions' predictions as text, on the challenger's class list.
-        pred_a = np.array([a.classes[i] if i >= 0 else None for i in a.y_pred], dtype=object)
-        pred_b = np.array([b.classes[i] if i >= 0 else None for i in b.y_pred], dtype=object)
-        true_a = np.array([a.classes[i] if i >= 0 else None for i in a.y_true], dtype=object)
-        true_b = np.array([b.classes[i] if i >= 0 else None for i in b.y_true], dtype=object)
+        # Index -1 (missing) picks the None appended last.
+        text_a = np.array([*a.classes, None], dtype=object)
+        text_b = np.array([*b.classes, None], dtype=object)
+        pred_a, true_a = text_a[a.y_pred], text_a[a.y_true]
+        pred_b, true_b = text_b[b.y_pred], text_b[b.y_true]
         rng = np.random.default_rng(p.seed)
         disagreements: list[Disagreement] = []
         agreement = None
@@ -192,7 +193,7 @@ class ComparisonDetector(BaseDetector[ComparisonParams]):
                         label=label,
                     )
                 )
-            labeled = np.array([t is not None for t in true_a])
+            labeled = a.y_true >= 0
             right_a = (pred_a == true_a) & labeled
             right_b = (pred_b == true_a) & labeled
             n = int(labeled.sum())
@@ -212,8 +213,7 @@ class ComparisonDetector(BaseDetector[ComparisonParams]):
                 drawn = rng.multinomial(n, cells / n, size=p.bootstrap_samples)
                 interval = _percentiles((drawn[:, 0] - drawn[:, 1]) / n, p.confidence)
         else:
-            la = np.array([t is not None for t in true_a])
-            lb = np.array([t is not None for t in true_b])
+            la, lb = a.y_true >= 0, b.y_true >= 0
             ra, rb = int(np.sum((pred_a == true_a) & la)), int(np.sum((pred_b == true_b) & lb))
             na, nb = int(la.sum()), int(lb.sum())
             n = na + nb
