@@ -181,16 +181,17 @@ def test_a_payload_deleted_by_hand_fails_one_removed_by_retention_does_not(
     run_retention(database, RetentionSettings(audit_payload_days=1), projects=[tenant.project_id])
     result = _verify(client, tenant)
     assert result["ok"] is True, result
-    # project.create, four api_key.create, model.create, model_version.create: the
-    # ingest event's payload anchors stored rows and is kept.
-    assert result["payloads_missing"] == 7
+    # project.create, an api_key.create per role, model.create, model_version.create:
+    # the ingest event's payload anchors stored rows and is kept.
+    assert result["payloads_missing"] == 3 + len(Role)
 
     with database.transaction() as session:
-        event = _event(session, tenant, 8)  # predictions.ingest, kept by retention
+        ingest_seq = 4 + len(Role)  # predictions.ingest, kept by retention
+        event = _event(session, tenant, ingest_seq)
         session.execute(delete(AuditPayload).where(AuditPayload.audit_event_id == event.id))
     result = _verify(client, tenant)
     assert result["ok"] is False
-    assert result["first_bad_seq"] == 8
+    assert result["first_bad_seq"] == ingest_seq
     assert "no retention purge removed it" in result["reason"]
 
 
@@ -200,8 +201,9 @@ def test_every_mutation_is_audited_in_order(client, tenant, chain):
     ).json()["items"]
     actions = [e["action"] for e in events]
     assert actions[0] == "project.create"
-    assert actions[1:5] == ["api_key.create"] * 4
-    assert actions[5:] == ["model.create", "model_version.create", "predictions.ingest"]
+    keys = len(Role)  # the tenant has a key of each role
+    assert actions[1 : 1 + keys] == ["api_key.create"] * keys
+    assert actions[1 + keys :] == ["model.create", "model_version.create", "predictions.ingest"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     page = client.get(
         "/v1/audit", params={"limit": 3, "order": "asc"}, headers=tenant.headers(Role.COMPLIANCE)
