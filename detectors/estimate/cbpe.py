@@ -20,13 +20,10 @@ by 1.2), so that the estimates equal NannyML's to 1e-6.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import auc as trapezoid_auc
-from sklearn.model_selection import StratifiedShuffleSplit
 
+from detectors.estimate.calibration import Isotonic, fit_calibrator
 from detectors.performance import metrics as m
 from detectors.performance.thresholds import band, chunk_bounds
 
@@ -34,113 +31,75 @@ CBPE_METRICS = ("roc_auc", "f1", "precision", "recall", "specificity", "accuracy
 SAMPLING_ERROR_RANGE = 3
 
 
-# -- calibration -----------------------------------------------------------------------
-
-
-def _bin_edges(length: int, bins: int) -> list[tuple[int, int]]:
-    if length <= 2 * bins:
-        bins = length // 2
-        if bins < 2:
-            raise ValueError(f"cannot split {length} rows into two calibration bins")
-    width = length // bins
-    edges = np.asarray(range(0, length + 1, width))
-    edges[-1] = length
-    return list(pairwise(edges.tolist()))
-
-
-def _ece(y_true: np.ndarray, proba: np.ndarray, edges: list[tuple[int, int]]) -> float:
-    order = proba.argsort()
-    proba, y_true = proba[order], y_true[order]
-    return float(
-        np.sum(
-            [
-                (right - left)
-                / len(proba)
-                * abs(proba[left:right].mean() - y_true[left:right].mean())
-                for left, right in edges
-            ]
-        )
-    )
-
-
-def needs_calibration(y_true: np.ndarray, proba: np.ndarray) -> bool:
-    """NannyML's ``needs_calibration``: isotonic calibration in ten stratified 90/10
-    shuffle splits (seed 42) must lower the pooled expected calibration error."""
-    if len(np.unique(y_true)) == 1:
-        return False
-    if (m.roc_auc(y_true == 1, proba) or 0.0) > 0.999:
-        return False
-    splits = StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42)
-    truths, raw, calibrated = [], [], []
-    for train, test in splits.split(proba, y_true):
-        calibrator = IsotonicRegression(out_of_bounds="clip", increasing=True)
-        calibrator.fit(proba[train], y_true[train])
-        truths.append(y_true[test])
-        raw.append(proba[test])
-        calibrated.append(calibrator.predict(proba[test]))
-    truth = np.concatenate(truths)
-    edges = _bin_edges(len(truth), 10)
-    return _ece(truth, np.concatenate(raw), edges) > _ece(truth, np.concatenate(calibrated), edges)
-
-
-def fit_calibrator(y_true: np.ndarray, proba: np.ndarray) -> IsotonicRegression | None:
-    if not needs_calibration(y_true, proba):
-        return None
-    calibrator = IsotonicRegression(out_of_bounds="clip", increasing=True)
-    calibrator.fit(proba, y_true)
-    return calibrator
-
-
 # -- estimates -------------------------------------------------------------------------
 
 
-def estimate_roc_auc(calibrated: np.ndarray, uncalibrated: np.ndarray) -> float:
-    order = np.argsort(uncalibrated)[::-1]
-    expected = calibrated[order]
+def expected_roc_auc(expected: np.ndarray) -> float:
+    """The area under the ROC curve of expected counts; ``expected`` holds the
+    calibrated probabilities in descending order of the uncalibrated score."""
+    n = len(expected)
     with np.errstate(divide="ignore", invalid="ignore"):
-        cumulative = np.cumsum(expected)
-        false_cumulative = 1 + np.arange(len(expected)) - cumulative
-        tps = np.asarray(np.round(np.r_[0, cumulative], 5))
-        fps = np.asarray(np.round(np.r_[0, false_cumulative], 5))
-        return float(trapezoid_auc(fps / fps[-1], tps / tps[-1]))
+        tps = np.empty(n + 1)
+        tps[0] = 0.0
+        np.cumsum(expected, out=tps[1:])
+        fps = np.arange(n + 1, dtype=np.float64) - tps
+        np.round(tps, 5, out=tps)
+        np.round(fps, 5, out=fps)
+        tps /= tps[-1]
+        fps /= fps[-1]
+        return float(np.trapezoid(tps, fps))
 
 
-def expected_counts(predicted: np.ndarray, calibrated: np.ndarray) -> tuple[float, ...]:
-    """Expected TP, FP, FN, TN of one class against the rest."""
-    tp = float(np.sum(np.where(predicted, calibrated, 0)))
-    fp = float(np.sum(np.where(predicted, 1 - calibrated, 0)))
-    fn = float(np.sum(np.where(~predicted, calibrated, 0)))
-    tn = float(np.sum(np.where(~predicted, 1 - calibrated, 0)))
-    return tp, fp, fn, tn
+def estimate_roc_auc(calibrated: np.ndarray, uncalibrated: np.ndarray) -> float:
+    """One class against the rest, whose calibrated values (renormalised over the
+    classes) need not follow its own score: NannyML's descending argsort it is."""
+    return expected_roc_auc(calibrated[np.argsort(uncalibrated)[::-1]])
+
+
+def expected_counts(chosen: np.ndarray, others: np.ndarray) -> tuple[float, ...]:
+    """Expected TP, FP, FN, TN of one class against the rest, from the calibrated
+    probabilities of the rows predicted as the class (``chosen``) and of the rest."""
+    return (
+        float(chosen.sum()),
+        float((1 - chosen).sum()),
+        float(others.sum()),
+        float((1 - others).sum()),
+    )
 
 
 def _div(a: float, b: float) -> float:
     return a / b if b != 0 else 0.0
 
 
-def binary_estimates(predicted: np.ndarray, calibrated: np.ndarray) -> dict[str, float]:
-    tp, fp, fn, tn = expected_counts(predicted, calibrated)
+def count_estimates(counts: tuple[float, ...]) -> dict[str, float]:
+    tp, fp, fn, tn = counts
     return {
         "f1": _div(tp, tp + 0.5 * (fp + fn)),
         "precision": _div(tp, tp + fp),
         "recall": _div(tp, tp + fn),
         "specificity": _div(tn, tn + fp),
-        "accuracy": (tp + tn) / len(predicted),
+        "accuracy": (tp + tn) / (tp + fp + fn + tn),
     }
 
 
 # -- sampling error components (reference) ---------------------------------------------
 
 
-def _auroc_components(y_true: np.ndarray, proba: np.ndarray) -> tuple[float, float, float]:
-    """The Mann-Whitney placements' spread (std and variance) and the positive share."""
+def _auroc_components(
+    y_true: np.ndarray, proba: np.ndarray, order: np.ndarray | None = None
+) -> tuple[float, float, float]:
+    """The Mann-Whitney placements' spread (std and variance) and the positive share;
+    ``order``, when given, is ``np.argsort(proba)``."""
     y = y_true.astype(np.int64)
     if np.mean(y) > 0.5:
         y = np.abs(y - 1)
         proba = 1 - proba
-    order = np.argsort(proba)
+        order = None
+    if order is None:
+        order = np.argsort(proba)
     y = y[order]
-    ranks = np.unique(y * np.arange(len(y)))[1:]
+    # NannyML's ranks, ``np.unique(y * arange)[1:]``: the positives' positions but 0.
+    ranks = np.flatnonzero(y[1:]) + 1
     n_pos = int(np.sum(y))
     placements = (ranks - np.arange(len(ranks))) / (len(y) - n_pos)
     return float(np.std(placements)), float(np.var(placements)), n_pos / len(y)
@@ -177,15 +136,17 @@ def _observations(
 # -- realized (reference chunks, for the band) -----------------------------------------
 
 
-def _realized_binary(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> dict[str, float]:
-    single_truth = len(np.unique(y_true)) <= 1
-    single_pred = len(np.unique(y_pred)) <= 1
+def _realized_binary(
+    y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray, order: np.ndarray | None = None
+) -> dict[str, float]:
+    single_truth = bool(np.all(y_true)) or not np.any(y_true)
+    single_pred = bool(np.all(y_pred)) or not np.any(y_pred)
     tp = float(np.sum(y_true & y_pred))
     fp = float(np.sum(~y_true & y_pred))
     fn = float(np.sum(y_true & ~y_pred))
     tn = float(np.sum(~y_true & ~y_pred))
     nan = float("nan")
-    auc = m.roc_auc(y_true, score)
+    auc = m.ScoreCurve(y_true, score, order).roc_auc()
     counted = single_truth or single_pred
     return {
         "roc_auc": nan if single_truth or auc is None else auc,
@@ -241,7 +202,7 @@ class Estimate:
 class FittedCBPE:
     classes: int
     positive: int | None
-    calibrators: list[IsotonicRegression | None]
+    calibrators: list[Isotonic | None]
     components: dict[str, list[tuple[float, float]]]
     accuracy_std: float
     reference_realized: dict[str, float]
@@ -275,18 +236,29 @@ class FittedCBPE:
     def estimate(self, y_pred: np.ndarray, proba: np.ndarray) -> dict[str, Estimate]:
         """Estimates for one chunk; ``y_pred`` class indices, ``proba`` uncalibrated."""
         n = len(y_pred)
-        calibrated = self.calibrate(proba)
         if self.positive is not None:
-            predicted = y_pred == self.positive
-            values = binary_estimates(predicted, calibrated)
-            values["roc_auc"] = estimate_roc_auc(calibrated, proba[:, self.positive])
+            score = proba[:, self.positive]
+            said = y_pred == self.positive
+            chosen, others = np.sort(score[said]), np.sort(score[~said])
+            calibrator = self.calibrators[0]
+            if calibrator is not None:
+                chosen, others = calibrator.predict(chosen), calibrator.predict(others)
+            values = count_estimates(expected_counts(chosen, others))
+            # The calibrator never decreases, so its values in order are the rows in
+            # score order; rows it maps to one value may come in any order.
+            ordered = np.sort(np.concatenate([chosen, others]), kind="stable")
+            values["roc_auc"] = expected_roc_auc(ordered[::-1])
             errors = {
                 name: std / np.sqrt(n * share) if share else float("nan")
                 for name, [(std, share)] in self.components.items()
             }
         else:
+            calibrated = self.calibrate(proba)
             per_class = [
-                binary_estimates(y_pred == c, calibrated[:, c]) for c in range(self.classes)
+                count_estimates(
+                    expected_counts(calibrated[y_pred == c, c], calibrated[y_pred != c, c])
+                )
+                for c in range(self.classes)
             ]
             values = {
                 name: float(np.mean([e[name] for e in per_class]))
@@ -328,13 +300,14 @@ def fit_cbpe(
         truth = y_true == positive
         predicted = y_pred == positive
         score = proba[:, positive]
-        std, _, share = _auroc_components(truth, score)
+        order = np.argsort(score)
+        std, _, share = _auroc_components(truth, score, order)
         components = {"roc_auc": [(std, share)]}
         for name, (values, fraction) in _observations(truth, predicted, binary=True).items():
             components[name] = [(float(np.std(values)), fraction)]
-        calibrators = [fit_calibrator(truth.astype(np.int64), score)]
+        calibrators = [fit_calibrator(truth.astype(np.int64), score, order)]
         accuracy_std = float(np.std((truth == predicted).astype(int)))
-        realized = _realized_binary(truth, predicted, score)
+        realized = _realized_binary(truth, predicted, score, order)
         chunk_realized = [
             _realized_binary(truth[a:b], predicted[a:b], score[a:b])
             for a, b in chunk_bounds(len(truth), chunks)

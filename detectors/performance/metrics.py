@@ -12,7 +12,6 @@ division is 0.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -87,9 +86,13 @@ class ScoreCurve:
     """One sort of the scores serves ROC AUC, average precision and DeLong's interval:
     each needs only, per distinct score, how many positives and negatives share it."""
 
-    def __init__(self, positive: np.ndarray, score: np.ndarray) -> None:
-        # Ties form one group whatever their order: no need for a stable sort.
-        order = np.argsort(score)
+    def __init__(
+        self, positive: np.ndarray, score: np.ndarray, order: np.ndarray | None = None
+    ) -> None:
+        # Ties form one group whatever their order: no need for a stable sort, and
+        # any argsort of ``score`` the caller has will do.
+        if order is None:
+            order = np.argsort(score)
         ordered = score[order]
         starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
         group = np.zeros(len(score), dtype=np.int64)
@@ -135,12 +138,7 @@ class ScoreCurve:
 def roc_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
     """``roc_auc_score``: the Mann-Whitney statistic with ties counted half, which the
     trapezoids under scikit-learn's ROC curve equal."""
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return None
-    ranks = rankdata(score)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return ScoreCurve(positive, score).roc_auc()
 
 
 def log_loss(y_true: np.ndarray, proba: np.ndarray) -> float:
