@@ -10,7 +10,8 @@ thousand rows or ten million. ROC AUC's interval is DeLong's.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Collection
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -91,12 +92,28 @@ def default_metrics(task: str, scored: bool) -> list[str]:
     return ["roc_auc", "f1", "accuracy"] if scored else ["f1", "accuracy"]
 
 
+SCORE_METRICS = frozenset({"roc_auc", "pr_auc", "log_loss", "brier", "ece"})
+
+
+class ClassMetrics(NamedTuple):
+    values: dict[str, float | None]
+    confusion: np.ndarray
+    bins: list[dict[str, float]] | None
+    # Per-row losses of the scored rows, for the bootstrap to resample.
+    row_losses: dict[str, np.ndarray]
+
+
 def classification_metrics(
-    outs: ClassOutputs, rows: np.ndarray, bins: int, z: float | None = None
-) -> tuple[dict[str, float | None], np.ndarray, list[dict[str, float]] | None]:
-    """The metrics of the rows selected (all labelled), the confusion matrix and the
-    reliability bins; with ``z``, also DeLong's ROC AUC interval (binary) as
-    ``roc_auc:low`` and ``roc_auc:high``."""
+    outs: ClassOutputs,
+    rows: np.ndarray | slice,
+    bins: int,
+    z: float | None = None,
+    wanted: Collection[str] | None = None,
+) -> ClassMetrics:
+    """The metrics of the rows selected (all labelled; a mask, indices or a slice),
+    the confusion matrix and the reliability bins; with ``z``, also DeLong's ROC AUC
+    interval (binary) as ``roc_auc:low`` and ``roc_auc:high``. Score-based metrics
+    not in ``wanted`` (when given) are left out: they cost a sort or a pass each."""
     k = len(outs.classes)
     y_true = outs.y_true[rows]
     y_pred = outs.y_pred[rows]
@@ -106,34 +123,49 @@ def classification_metrics(
         name: float(v) for name, v in m.count_metrics(cm, outs.positive).items()
     }
     bins_out = None
+    losses: dict[str, np.ndarray] = {}
     values.update(roc_auc=None, pr_auc=None, log_loss=None, brier=None, ece=None)
-    if outs.proba is not None:
-        proba = outs.proba[rows]
-        scored = ~np.isnan(proba).any(axis=1)
-        proba, truth = proba[scored], y_true[scored]
-        if len(truth):
-            values["log_loss"] = m.log_loss(truth, proba)
-            values["brier"] = m.brier(truth, proba)
-            if outs.positive is not None:
-                hit = truth == outs.positive
-                curve = m.ScoreCurve(hit, proba[:, outs.positive])
-                values["roc_auc"] = curve.roc_auc()
-                values["pr_auc"] = curve.average_precision()
-                interval = curve.delong(z) if z is not None else None
-                if interval is not None:
-                    values["roc_auc:low"], values["roc_auc:high"] = interval
-                values["ece"], bins_out = m.reliability(hit, proba[:, outs.positive], bins)
-            else:
-                curves = [m.ScoreCurve(truth == c, proba[:, c]) for c in range(k)]
-                aucs = [curve.roc_auc() for curve in curves]
-                aps = [curve.average_precision() for curve in curves]
-                defined = [a for a in aucs if a is not None]
-                values["roc_auc"] = float(np.mean(defined)) if defined else None
-                defined_ap = [a for a in aps if a is not None]
-                values["pr_auc"] = float(np.mean(defined_ap)) if defined_ap else None
-                top = proba.argmax(axis=1)
-                values["ece"], bins_out = m.reliability(top == truth, proba.max(axis=1), bins)
-    return values, cm, bins_out
+    want = SCORE_METRICS if wanted is None else SCORE_METRICS & set(wanted)
+    if outs.proba is None or not want:
+        return ClassMetrics(values, cm, bins_out, losses)
+    proba = outs.proba[rows]
+    scored = ~np.isnan(proba).any(axis=1)
+    if not scored.all():
+        proba, y_true = proba[scored], y_true[scored]
+    truth = y_true
+    if not len(truth):
+        return ClassMetrics(values, cm, bins_out, losses)
+    if "log_loss" in want:
+        losses["log_loss"] = m.log_loss_rows(truth, proba)
+        values["log_loss"] = float(np.mean(losses["log_loss"]))
+    if "brier" in want:
+        losses["brier"] = m.squared_rows(truth, proba) * m.brier_scale(k)
+        values["brier"] = float(np.mean(losses["brier"]))
+    if outs.positive is not None:
+        hit = truth == outs.positive
+        score = proba[:, outs.positive]
+        if want & {"roc_auc", "pr_auc"}:
+            curve = m.ScoreCurve(hit, score)
+            values["roc_auc"] = curve.roc_auc()
+            values["pr_auc"] = curve.average_precision()
+            interval = curve.delong(z) if z is not None else None
+            if interval is not None:
+                values["roc_auc:low"], values["roc_auc:high"] = interval
+        if "ece" in want:
+            values["ece"], bins_out = m.reliability(hit, score, bins)
+    else:
+        if want & {"roc_auc", "pr_auc"}:
+            curves = [m.ScoreCurve(truth == c, proba[:, c]) for c in range(k)]
+            aucs = [curve.roc_auc() for curve in curves]
+            aps = [curve.average_precision() for curve in curves]
+            defined = [a for a in aucs if a is not None]
+            values["roc_auc"] = float(np.mean(defined)) if defined else None
+            defined_ap = [a for a in aps if a is not None]
+            values["pr_auc"] = float(np.mean(defined_ap)) if defined_ap else None
+        if "ece" in want:
+            top = proba.argmax(axis=1)
+            values["ece"], bins_out = m.reliability(top == truth, proba.max(axis=1), bins)
+    return ClassMetrics(values, cm, bins_out, losses)
 
 
 def regression_metrics(y_pred: np.ndarray, y_true: np.ndarray) -> dict[str, float | None]:
@@ -201,7 +233,8 @@ class PerformanceDetector(BaseDetector[PerformanceParams]):
         if n < p.min_labeled_rows:
             return self._insufficient(task, coverage, names, n)
         z = _z(p.confidence) if p.bootstrap_samples else None
-        values, cm, bins = classification_metrics(outs, labeled, p.calibration_bins, z)
+        measured = classification_metrics(outs, labeled, p.calibration_bins, z)
+        values, cm, bins = measured.values, measured.confusion, measured.bins
         delong = (values.pop("roc_auc:low", None), values.pop("roc_auc:high", None))
         ref_values: dict[str, float | None] = {}
         chunks: list[dict[str, float | None]] = []
@@ -210,14 +243,17 @@ class PerformanceDetector(BaseDetector[PerformanceParams]):
             ref_rows = np.flatnonzero(ref_outs.labeled)
             ref_n = len(ref_rows)
             if ref_n:
-                ref_values = classification_metrics(ref_outs, ref_outs.labeled, p.calibration_bins)[
-                    0
-                ]
+                ref_values = classification_metrics(ref_outs, ref_rows, p.calibration_bins).values
+                # The chunks serve only the band of the metrics that are decided.
+                decided = self._decided(names, values)
+                every_row = ref_n == len(ref_outs.y_true)
                 for start, end in chunk_bounds(ref_n, p.reference_chunks):
-                    mask = np.zeros(len(ref_outs.y_true), dtype=bool)
-                    mask[ref_rows[start:end]] = True
-                    chunks.append(classification_metrics(ref_outs, mask, p.calibration_bins)[0])
-        intervals = self._class_intervals(outs, labeled, cm)
+                    rows = slice(start, end) if every_row else ref_rows[start:end]
+                    chunk = classification_metrics(
+                        ref_outs, rows, p.calibration_bins, wanted=decided
+                    )
+                    chunks.append(chunk.values)
+        intervals = self._class_intervals(outs, cm, measured.row_losses)
         if delong[0] is not None and delong[1] is not None:
             intervals["roc_auc"] = Interval(low=delong[0], high=delong[1])
         table = m.per_class(cm)
@@ -242,7 +278,7 @@ class PerformanceDetector(BaseDetector[PerformanceParams]):
         )
 
     def _class_intervals(
-        self, outs: ClassOutputs, labeled: np.ndarray, cm: np.ndarray
+        self, outs: ClassOutputs, cm: np.ndarray, row_losses: dict[str, np.ndarray]
     ) -> dict[str, Interval]:
         p = self.params
         if p.bootstrap_samples == 0:
@@ -257,23 +293,10 @@ class PerformanceDetector(BaseDetector[PerformanceParams]):
             )
             for name, samples in m.count_metrics(drawn.astype(np.float64), outs.positive).items():
                 intervals[name] = _percentiles(samples, p.confidence)
-        if outs.proba is not None:
-            proba = outs.proba[labeled]
-            truth = outs.y_true[labeled]
-            scored = ~np.isnan(proba).any(axis=1)
-            proba, truth = proba[scored], truth[scored]
-            if len(truth):
-                chosen = np.clip(proba[np.arange(len(truth)), truth], m.EPS, 1 - m.EPS)
-                onehot = np.zeros_like(proba)
-                onehot[np.arange(len(truth)), truth] = 1.0
-                squared = np.sum((onehot - proba) ** 2, axis=1)
-                if proba.shape[1] < 3:
-                    squared = squared * 0.5
-                sums, counts = _block_resamples(
-                    {"log_loss": -np.log(chosen), "brier": squared}, p.bootstrap_samples, rng
-                )
-                for name, total_sum in sums.items():
-                    intervals[name] = _percentiles(total_sum / counts, p.confidence)
+        if row_losses:
+            sums, counts = _block_resamples(row_losses, p.bootstrap_samples, rng)
+            for name, total_sum in sums.items():
+                intervals[name] = _percentiles(total_sum / counts, p.confidence)
         return intervals
 
     # -- regression ---------------------------------------------------------------
@@ -362,7 +385,7 @@ class PerformanceDetector(BaseDetector[PerformanceParams]):
         chunks: list[dict[str, float | None]],
         **extra: Any,
     ) -> PerformanceResult:
-        decided = list(dict.fromkeys([*names, *[d for d in self.declared if d in values]]))
+        decided = self._decided(names, values)
         decisions = [
             decide(
                 name,
@@ -392,6 +415,10 @@ class PerformanceDetector(BaseDetector[PerformanceParams]):
             alert_reasons=reasons,
             **extra,
         )
+
+    def _decided(self, names: list[str], values: dict[str, float | None]) -> list[str]:
+        """The metrics that alert: those the monitor names, and the declared ones."""
+        return list(dict.fromkeys([*names, *[d for d in self.declared if d in values]]))
 
     def _insufficient(
         self, task: str, coverage: LabelCoverage, names: list[str], n: int

@@ -94,14 +94,12 @@ class ScoreCurve:
         if order is None:
             order = np.argsort(score)
         ordered = score[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
-        group = np.zeros(len(score), dtype=np.int64)
-        if len(starts) > 1:
-            group[starts[1:]] = 1
-        group = np.cumsum(group)
-        hits = positive[order].astype(np.float64)
-        self.pos = np.bincount(group, weights=hits, minlength=len(starts))  # ascending
-        self.neg = np.bincount(group, minlength=len(starts)) - self.pos
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        # Positives per distinct score, ascending: differences of a running count.
+        seen = np.r_[0, np.cumsum(positive[order], dtype=np.int64)]
+        ends = np.r_[starts[1:], len(score)]
+        self.pos = (seen[ends] - seen[starts]).astype(np.float64)
+        self.neg = (ends - starts) - self.pos
         self.n_pos = float(self.pos.sum())
         self.n_neg = float(self.neg.sum())
 
@@ -141,20 +139,56 @@ def roc_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
     return ScoreCurve(positive, score).roc_auc()
 
 
+def log_loss_rows(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each row's log loss: the true class's probability clipped to [eps, 1 - eps]."""
+    if proba.shape[1] == 2:
+        chosen = np.where(y_true == 1, proba[:, 1], proba[:, 0])
+    else:
+        chosen = proba[np.arange(len(y_true)), y_true]
+    return -np.log(np.clip(chosen, EPS, 1 - EPS))
+
+
+def squared_rows(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each row's squared distance from its one-hot truth (Brier's, before halving)."""
+    if proba.shape[1] == 2:
+        # The one-hot difference of two columns, without building the one-hot rows.
+        d0 = np.where(y_true == 0, 1.0, 0.0) - proba[:, 0]
+        d1 = np.where(y_true == 1, 1.0, 0.0) - proba[:, 1]
+        return d0 * d0 + d1 * d1
+    onehot = np.zeros_like(proba)
+    onehot[np.arange(len(y_true)), y_true] = 1.0
+    return np.sum((onehot - proba) ** 2, axis=1)
+
+
+def brier_scale(classes: int) -> float:
+    """scikit-learn's ``scale_by_half="auto"``: two classes halve the distance."""
+    return 0.5 if classes < 3 else 1.0
+
+
 def log_loss(y_true: np.ndarray, proba: np.ndarray) -> float:
     """``log_loss`` with ``labels`` given: the true class's probability, clipped to
     [eps, 1 - eps], no renormalisation (scikit-learn 1.5+)."""
-    chosen = proba[np.arange(len(y_true)), y_true]
-    return float(-np.mean(np.log(np.clip(chosen, EPS, 1 - EPS))))
+    return float(np.mean(log_loss_rows(y_true, proba)))
 
 
 def brier(y_true: np.ndarray, proba: np.ndarray) -> float:
     """``brier_score_loss``: the squared distance to the one-hot truth, halved for
     two classes (scikit-learn's ``scale_by_half="auto"``)."""
-    onehot = np.zeros_like(proba)
-    onehot[np.arange(len(y_true)), y_true] = 1.0
-    score = float(np.mean(np.sum((onehot - proba) ** 2, axis=1)))
-    return score * 0.5 if proba.shape[1] < 3 else score
+    return float(np.mean(squared_rows(y_true, proba))) * brier_scale(proba.shape[1])
+
+
+def uniform_bins(confidence: np.ndarray, bins: int) -> np.ndarray:
+    """``np.searchsorted(np.linspace(0, 1, bins + 1)[1:-1], confidence)``, the bin
+    ``calibration_curve`` gives each value, without a binary search per row: the
+    scaled value's floor is at most one bin off, and one comparison each way fixes
+    it against the same edges."""
+    inner = np.linspace(0.0, 1.0, bins + 1)[1:-1]
+    if not len(inner) or not np.all(np.isfinite(confidence)):
+        return np.searchsorted(inner, confidence)
+    guess = np.clip(np.floor(confidence * bins), 0, bins - 1).astype(np.intp)
+    guess -= (guess > 0) & (confidence <= inner[guess - 1])
+    guess += (guess < bins - 1) & (confidence > inner[np.minimum(guess, bins - 2)])
+    return guess
 
 
 def reliability(
@@ -163,7 +197,7 @@ def reliability(
     """Expected calibration error over ``calibration_curve(strategy="uniform")``'s
     bins (only the non-empty ones, as it returns them)."""
     edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.searchsorted(edges[1:-1], confidence)
+    index = uniform_bins(confidence, bins)
     counts = np.bincount(index, minlength=bins)
     sum_conf = np.bincount(index, weights=confidence, minlength=bins)
     sum_hit = np.bincount(index, weights=hit.astype(np.float64), minlength=bins)
