@@ -81,35 +81,52 @@ class DataQualityResult(Result):
     alert_reasons: list[str]
 
 
-def duplicate_rows(frame: pd.DataFrame) -> int:
-    """Rows whose inputs repeat an earlier row's, as ``DataFrame.duplicated`` counts
-    them: rows are hashed, and only rows sharing a hash are compared exactly."""
-    # -0.0 and 0.0 are one value to duplicated(), two bit patterns to a hash.
-    hashable = frame.assign(
-        **{name: frame[name] + 0.0 for name in frame.columns if frame[name].dtype.kind == "f"}
-    )
-    hashes = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
+def duplicate_rows(frame: pd.DataFrame, names: list[str]) -> int:
+    """Rows whose ``names`` inputs repeat an earlier row's, as ``DataFrame.duplicated``
+    counts them: rows are hashed column by column, and only rows sharing a hash are
+    compared exactly."""
+    hashes = np.zeros(len(frame), dtype=np.uint64)
+    for name in names:
+        column = frame[name].to_numpy()
+        if column.dtype.kind == "f":
+            # duplicated() holds -0.0 and 0.0 one value, and every NaN one value; a
+            # hash of the bits would not.
+            column = np.where(np.isnan(column), np.nan, column + 0.0)
+        hashes = hashes * np.uint64(1_000_003) ^ pd.util.hash_array(column)
     candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
     if not candidates.any():
         return 0
-    return int(frame.loc[candidates].duplicated().sum())
+    return int(frame.loc[candidates, names].duplicated().sum())
 
 
-def distinct_and_top(present: pd.Series, *, numeric: bool) -> tuple[int, int]:
+def distinct_and_top(present: np.ndarray, *, numeric: bool) -> tuple[int, int]:
     """Distinct values and the most common value's count (``value_counts``' first),
     by sorting numbers: a hash table of a million distinct floats is far slower."""
     if not len(present):
         return 0, 0
     if numeric:
-        values = np.sort(pd.to_numeric(present, errors="coerce").to_numpy(dtype=np.float64))
+        values = np.sort(present)
         values = values[~np.isnan(values)]
         if not len(values):
             return 0, 0
         edges = np.flatnonzero(np.diff(values)) + 1
         runs = np.diff(np.r_[0, edges, len(values)])
         return len(runs), int(runs.max())
-    counts = present.value_counts()
+    counts = pd.Series(present, dtype=object).value_counts()
     return len(counts), int(counts.iloc[0])
+
+
+def _numbers(values: np.ndarray) -> np.ndarray:
+    """Values as float64, NaN where one is not a number."""
+    if values.dtype.kind == "f":
+        return values.astype(np.float64, copy=False)
+    return np.asarray(pd.to_numeric(values, errors="coerce"), dtype=np.float64)
+
+
+def _column(window: Window, name: str) -> np.ndarray | None:
+    # numpy arrays, not Series: numpy probing a Series for its array interface makes
+    # pandas hash the window's object index (its event ids) every time.
+    return window.frame[name].to_numpy() if name in window.frame else None
 
 
 def _share(part: float, whole: int) -> float:
@@ -139,7 +156,7 @@ class DataQualityDetector(BaseDetector[QualityParams]):
         features = [self._feature(spec, reference, current) for spec in current.columns]
         names = [spec.name for spec in current.columns if spec.name in current.frame]
         rows = len(current)
-        duplicates = duplicate_rows(current.frame[names]) if names and rows else 0
+        duplicates = duplicate_rows(current.frame, names) if names and rows else 0
         duplicate_share = _share(duplicates, rows)
         reasons = [f"{f.name}: {issue}" for f in features for issue in f.issues]
         if duplicate_share > self.params.max_duplicate_share:
@@ -186,16 +203,24 @@ class DataQualityDetector(BaseDetector[QualityParams]):
 
     def _feature(self, spec: ColumnSpec, reference: Window, current: Window) -> FeatureQuality:
         p = self.params
-        values = current.frame[spec.name] if spec.name in current.frame else pd.Series(dtype=object)
-        ref_values = reference.frame.get(spec.name)
+        numeric = spec.kind == ColumnKind.NUMERIC
+        found = _column(current, spec.name)
+        values = found if found is not None else np.array([], dtype=object)
+        ref_values = _column(reference, spec.name)
         rows = len(values)
-        missing = int(values.isna().sum())
-        present = values.dropna()
-        distinct, top = distinct_and_top(present, numeric=spec.kind == ColumnKind.NUMERIC)
+        absent = pd.isna(values)
+        missing = int(absent.sum())
+        present = values[~absent] if missing else values
+        numbers = _numbers(present) if numeric else present
+        distinct, top = distinct_and_top(numbers, numeric=numeric)
         top_share = top / len(present) if len(present) else None
+        ref_absent = pd.isna(ref_values) if ref_values is not None else None
+        ref_present = (
+            ref_values[~ref_absent] if ref_values is not None and ref_absent is not None else None
+        )
         ref_missing = (
-            _share(int(ref_values.isna().sum()), len(ref_values))
-            if ref_values is not None and len(ref_values)
+            _share(int(ref_absent.sum()), len(ref_values))
+            if ref_values is not None and ref_absent is not None and len(ref_values)
             else None
         )
         issues: list[str] = []
@@ -205,28 +230,23 @@ class DataQualityDetector(BaseDetector[QualityParams]):
             issues.append(f"{missing_share:.1%} missing (reference {baseline:.1%})")
         constant = distinct <= 1 and rows > 0
         near_constant = top_share is not None and top_share >= p.near_constant_share
-        ref_unique = ref_values.dropna().nunique() if ref_values is not None else 0
-        if constant and ref_unique > 1:
-            issues.append("constant in the window, varied in the reference")
-        elif near_constant and not constant and ref_unique > 1:
-            ref_top = (
-                ref_values.dropna().value_counts(normalize=True) if ref_values is not None else None
+        if (constant or near_constant) and ref_present is not None:
+            # The reference's spread matters only for a column that barely varies.
+            ref_counts = pd.Series(ref_present, dtype=ref_present.dtype).value_counts(
+                normalize=True
             )
-            if (
-                ref_top is None
-                or not len(ref_top)
-                or float(ref_top.iloc[0]) < p.near_constant_share
-            ):
+            if len(ref_counts) > 1 and constant:
+                issues.append("constant in the window, varied in the reference")
+            elif len(ref_counts) > 1 and float(ref_counts.iloc[0]) < p.near_constant_share:
                 issues.append(f"near-constant: one value holds {top_share:.1%}")
         extra: dict[str, object] = {}
-        if spec.kind == ColumnKind.NUMERIC:
-            numbers = pd.to_numeric(present, errors="coerce").to_numpy(dtype=np.float64)
+        if numeric:
             extra.update(
                 min=float(numbers.min()) if len(numbers) else None,
                 max=float(numbers.max()) if len(numbers) else None,
                 mean=float(numbers.mean()) if len(numbers) else None,
             )
-            low, high, source = self._range(spec, ref_values)
+            low, high, source = self._range(spec, ref_present)
             if low is not None and high is not None:
                 outside = int(np.sum((numbers < low) | (numbers > high)))
                 share = _share(outside, len(numbers))
@@ -239,10 +259,10 @@ class DataQualityDetector(BaseDetector[QualityParams]):
                     )
         else:
             known = set(spec.categories) if spec.categories else None
-            if known is None and ref_values is not None:
-                known = {str(v) for v in ref_values.dropna().unique()}
+            if known is None and ref_present is not None:
+                known = {str(v) for v in pd.unique(ref_present)}
             if known is not None:
-                text = present.astype(str)
+                text = pd.Series(present, dtype=object).astype(str)
                 unseen = text[~text.isin(known)]
                 share = _share(len(unseen), len(present))
                 extra.update(
@@ -268,13 +288,14 @@ class DataQualityDetector(BaseDetector[QualityParams]):
 
     @staticmethod
     def _range(
-        spec: ColumnSpec, ref_values: pd.Series | None
+        spec: ColumnSpec, ref_present: np.ndarray | None
     ) -> tuple[float | None, float | None, str | None]:
         if spec.value_range is not None:
             return spec.value_range[0], spec.value_range[1], "declared"
-        if ref_values is None:
+        if ref_present is None:
             return None, None, None
-        numbers = pd.to_numeric(ref_values, errors="coerce").dropna()
+        numbers = _numbers(ref_present)
+        numbers = numbers[~np.isnan(numbers)]
         if not len(numbers):
             return None, None, None
         return float(numbers.min()), float(numbers.max()), "reference"

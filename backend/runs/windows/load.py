@@ -45,6 +45,9 @@ class Needs:
     floats: tuple[str, ...] = ()
     # Multiclass probabilities (read only for a multiclass model).
     probabilities: bool = False
+    # Predictions, for a detector that reads features or labels (not data quality,
+    # which checks the inputs alone).
+    outputs: bool = True
 
 
 COST_COLUMNS = ("latency_ms", "compute_seconds")
@@ -55,7 +58,7 @@ NEEDS = {
     "cost": Needs("none", labels=False, floats=COST_COLUMNS),
     "performance": Needs("none", labels=True, floats=("score", LABEL_DELAY), probabilities=True),
     "estimated_performance": Needs("all", labels=True, floats=("score",), probabilities=True),
-    "data_quality": Needs("all", labels=False),
+    "data_quality": Needs("all", labels=False, outputs=False),
     # The champion's window and the challenger's: outputs, labels, sensitive features
     # for the fairness delta, latency and compute for the cost delta.
     "comparison": Needs("sensitive", labels=True, floats=("score", *COST_COLUMNS)),
@@ -153,7 +156,7 @@ def load_window(
         s for s in column_specs(version) if s.name in extra and s not in specs
     )
     task = repository.model_task(session, version)
-    outputs = needs.features != "none" or needs.labels
+    outputs = needs.outputs and (needs.features != "none" or needs.labels)
     probabilities = needs.probabilities and task == "multiclass"
     floats = tuple(
         name

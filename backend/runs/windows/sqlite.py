@@ -1,8 +1,10 @@
 """SQLite (3.40: no JSON parse cache, no COPY): each chunk of ids is read as one
-``group_concat`` string per column. A multi-path ``json_extract`` parses a row's JSON
-once; the JSON-array text of its numeric features, brackets trimmed, is a CSV line
-holding each number exactly as it was logged, and Arrow parses those lines. REAL
-columns, which SQLite cannot print exactly, come row by row in a narrow query."""
+``group_concat`` string per column. The features come as each row's JSON text, which
+Arrow's JSON reader parses (``features_json``). Where Arrow cannot type a column, a
+multi-path ``json_extract`` picks the features out instead: the JSON-array text of the
+numeric features, brackets trimmed, is a CSV line holding each number exactly as it
+was logged. REAL columns, which SQLite cannot print exactly, come row by row in a
+narrow query."""
 
 from __future__ import annotations
 
@@ -11,11 +13,22 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import ColumnElement, String, case, func, literal, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    LargeBinary,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from backend.models import Label, Prediction
 from backend.runs.windows.decode import decode_json, decode_rows, floats, read_csv
+from backend.runs.windows.features_json import parse_features
 from backend.runs.windows.query import (
     LABEL_DELAY,
     RawColumns,
@@ -50,10 +63,12 @@ def fetch_sqlite(session: Session, query: WindowQuery) -> RawColumns:
     """The window in chunks of consecutive ids, each chunk read as a handful of
     ``group_concat`` strings (one per column) and, for the REAL columns SQLite cannot
     print exactly, one narrow row-wise query."""
-    chunks = [
-        _sqlite_chunk(session, query, bounded, ids)
-        for ids, bounded in id_chunks(session, query, SQLITE_CHUNK_ROWS)
-    ] or [empty(query)]
+    chunks = []
+    as_json = True
+    for ids, bounded in id_chunks(session, query, SQLITE_CHUNK_ROWS):
+        chunk, as_json = _sqlite_chunk(session, query, bounded, ids, as_json)
+        chunks.append(chunk)
+    chunks = chunks or [empty(query)]
     return RawColumns(
         event_ids=np.concatenate([c.event_ids for c in chunks]),
         numeric={n: np.concatenate([c.numeric[n] for c in chunks]) for n in chunks[0].numeric},
@@ -63,18 +78,80 @@ def fetch_sqlite(session: Session, query: WindowQuery) -> RawColumns:
 
 
 def _sqlite_chunk(
+    session: Session,
+    query: WindowQuery,
+    bounded: list[ColumnElement[bool]],
+    ids: np.ndarray,
+    as_json: bool,
+) -> tuple[RawColumns, bool]:
+    """One chunk of the window. With ``as_json``, its features come as each row's
+    JSON text for Arrow to parse (``features_json``); a chunk whose features Arrow
+    cannot type reads them with ``json_extract``, and so do the chunks after it (the
+    second value returned is whether the next chunk should try Arrow)."""
+    wants_features = bool(query.numeric or query.categorical)
+    newline = literal("\n")
+    columns: list[ColumnElement[Any]] = [
+        func.group_concat(Prediction.id),
+        func.group_concat(Prediction.event_id, newline),
+    ]
+    if wants_features and as_json:
+        # As a BLOB: bytes for Arrow, with no UTF-8 decoding to str and back.
+        objects = func.group_concat(json_text(Prediction.features), newline)
+        columns.append(cast(objects, LargeBinary))
+    outputs = {"prediction": Prediction.prediction} if query.outputs else {}
+    if query.probabilities:
+        outputs["probabilities"] = Prediction.probabilities
+    if query.labels:
+        outputs["label"] = Label.label
+    for value in outputs.values():
+        columns.append(func.group_concat(_exactjson_text(value), newline))
+    statement = select(
+        *[c if isinstance(c.type, LargeBinary) else type_coerce(c, String) for c in columns]
+    ).where(*bounded)
+    if "label" in outputs:
+        statement = statement.outerjoin(Label, label_join())
+    texts = list(session.execute(statement).one())
+    # group_concat's order is the scan's: every column shares it, the ids give it.
+    order = np.argsort(np.array(texts.pop(0).split(","), dtype=np.int64), kind="stable")
+    event_ids = np.array(_lines(texts.pop(0)), dtype=object)[order]
+    raw = RawColumns(event_ids=event_ids, numeric={}, values={}, floats={})
+    if wants_features:
+        parsed = (
+            parse_features(texts.pop(0), len(ids), query.numeric, query.categorical)
+            if as_json
+            else None
+        )
+        if parsed is not None:
+            features = {name: values[order] for name, values in parsed.items()}
+        else:
+            as_json = False
+            features = _extracted_features(session, query, bounded, ids)
+        for name, values in features.items():
+            (raw.numeric if name in query.numeric else raw.values)[name] = values
+    row_by_row = []
+    for name in outputs:
+        lines = np.array(_lines(texts.pop(0)), dtype=object)
+        if (lines == REAL_MARK).any():
+            row_by_row.append(name)
+        else:
+            lines[lines == ""] = None
+            raw.values[name] = decode_json(lines)[order]
+    _sqlite_row_by_row(session, query, bounded, ids, raw, row_by_row)
+    return raw, as_json
+
+
+def _extracted_features(
     session: Session, query: WindowQuery, bounded: list[ColumnElement[bool]], ids: np.ndarray
-) -> RawColumns:
+) -> dict[str, np.ndarray]:
+    """The chunk's features picked out by SQLite's ``json_extract``, in id order:
+    for feature values Arrow cannot type a column of."""
     numeric = query.numeric
     categorical = query.categorical
     unaddressable = [n for n in numeric + categorical if _sqlite_path(n) is None]
     numeric_paths = [n for n in numeric if n not in unaddressable]
     category_paths = [n for n in categorical if n not in unaddressable]
     newline = literal("\n")
-    columns: list[ColumnElement[Any]] = [
-        func.group_concat(Prediction.id),
-        func.group_concat(Prediction.event_id, newline),
-    ]
+    columns: list[ColumnElement[Any]] = [func.group_concat(Prediction.id)]
     if numeric_paths:
         # The array's text, brackets trimmed, is a CSV line of the numbers as logged.
         array = _json_array([_sqlite_path(n) or "" for n in numeric_paths])
@@ -85,21 +162,13 @@ def _sqlite_chunk(
         )
     if unaddressable:
         columns.append(func.group_concat(json_text(Prediction.features), newline))
-    outputs = {"prediction": Prediction.prediction} if query.outputs else {}
-    if query.probabilities:
-        outputs["probabilities"] = Prediction.probabilities
-    if query.labels:
-        outputs["label"] = Label.label
-    for value in outputs.values():
-        columns.append(func.group_concat(_exactjson_text(value), newline))
     statement = select(*[type_coerce(c, String) for c in columns]).where(*bounded)
-    if "label" in outputs:
-        statement = statement.outerjoin(Label, label_join())
     texts = list(session.execute(statement).one())
-    # group_concat's order is the scan's: every column shares it, the ids give it.
-    order = np.argsort(np.array(texts.pop(0).split(","), dtype=np.int64), kind="stable")
-    event_ids = np.array(_lines(texts.pop(0)), dtype=object)[order]
-    raw = RawColumns(event_ids=event_ids, numeric={}, values={}, floats={})
+    row_ids = np.array(texts.pop(0).split(","), dtype=np.int64)
+    order = np.argsort(row_ids, kind="stable")
+    if not np.array_equal(row_ids[order], ids):
+        raise RuntimeError("the window's rows changed while it was read")
+    out: dict[str, np.ndarray] = {}
     if numeric_paths:
         names = [f"n{i}" for i in range(max(len(numeric_paths), 2))]
         table = read_csv(
@@ -109,31 +178,22 @@ def _sqlite_chunk(
             null_values=["null"],
         )
         for i, name in enumerate(numeric_paths):
-            raw.numeric[name] = floats(table.column(f"n{i}"))[order]
+            out[name] = floats(table.column(f"n{i}"))[order]
     if category_paths:
         arrays = decode_rows(_lines(texts.pop(0)), len(category_paths))
         for name, values in zip(category_paths, arrays, strict=False):
-            raw.values[name] = values[order]
+            out[name] = values[order]
     if unaddressable:
         decoded = [json.loads(line) for line in _lines(texts.pop(0))]
         for name in unaddressable:
             values = np.array([row.get(name) for row in decoded] + [None], dtype=object)[:-1]
             if name in numeric:
-                raw.numeric[name] = np.array(
+                out[name] = np.array(
                     [np.nan if v is None else v for v in values[order]], dtype=np.float64
                 )
             else:
-                raw.values[name] = values[order]
-    row_by_row = []
-    for name in outputs:
-        lines = np.array(_lines(texts.pop(0)), dtype=object)
-        if (lines == REAL_MARK).any():
-            row_by_row.append(name)
-        else:
-            lines[lines == ""] = None
-            raw.values[name] = decode_json(lines)[order]
-    _sqlite_row_by_row(session, query, bounded, ids, raw, row_by_row)
-    return raw
+                out[name] = values[order]
+    return out
 
 
 # group_concat would print a REAL inexactly: such values are marked and read row by row.

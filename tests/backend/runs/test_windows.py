@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from backend.models import Label, ModelVersion, Prediction
 from backend.runs.windows import postgresql as pg_reader
@@ -28,6 +28,11 @@ ODD_CATEGORY = "a.b [c]"
 REGRESSION: list[Any] = [1 / 3, 7, 1.7976931348623157e308, -2.5e-300, 1.0]
 NUMERIC_VALUES: list[Any] = [0.1, -0.0, 1e-300, 1.7976931348623157e308, 3, None, 2**60, 1 / 3]
 CATEGORY_VALUES: list[Any] = ["x", 'q"uote', "comma,semi;", "null", "", 7, 1.0, None, "é ü"]
+# Text only: Arrow's JSON reader can type the column. Mixed with numbers (above), it
+# cannot, and SQLite's json_extract reads it.
+TEXT_VALUES: list[Any] = ["x", 'q"uote', "back\\slash", "tab\tx", "comma,semi;", "null", ""]
+TEXT_VALUES += [None, "é ü", "1.0", "[1]", "7"]
+GROUPS: list[Any] = ["A", "B", 3]
 
 
 def version_spec(classes: list[Any]) -> dict[str, Any]:
@@ -48,8 +53,16 @@ def version_spec(classes: list[Any]) -> dict[str, Any]:
 
 
 def post_traffic(
-    client: TestClient, headers: dict[str, str], model: str, n: int, classes: list[Any]
+    client: TestClient,
+    headers: dict[str, str],
+    model: str,
+    n: int,
+    classes: list[Any],
+    categories: list[Any] = CATEGORY_VALUES,
+    groups: list[Any] = GROUPS,
 ) -> None:
+    """``categories`` cycle; ``groups`` come in blocks, the last ones late in the
+    window."""
     rng = np.random.default_rng(3)
     records = []
     for i in range(n):
@@ -63,8 +76,8 @@ def post_traffic(
                     "n1": NUMERIC_VALUES[i % len(NUMERIC_VALUES)],
                     ODD_NUMERIC: float(rng.normal()),
                     "n3": None if i % 5 == 0 else int(rng.integers(-5, 5)),
-                    ODD_CATEGORY: CATEGORY_VALUES[i % len(CATEGORY_VALUES)],
-                    "group": ["A", "B", 3][i % 3],
+                    ODD_CATEGORY: categories[i % len(categories)],
+                    "group": groups[i * len(groups) // n],
                 },
                 "prediction": classes[i % len(classes)],
                 "score": None if i % 4 == 0 else float(rng.random()),
@@ -106,7 +119,7 @@ def oracle(
         )
         .order_by(Prediction.id)
     ).all()
-    outputs = needs.features != "none" or needs.labels
+    outputs = needs.outputs and (needs.features != "none" or needs.labels)
     data: dict[str, Any] = {}
     for feature in features:
         values = [row.features.get(feature["name"]) for row in rows]
@@ -132,21 +145,38 @@ def oracle(
 
 
 @pytest.mark.parametrize(
-    ("classes", "chunk_rows"),
+    ("classes", "chunk_rows", "categories", "groups", "arrow_chunks"),
     [
-        ([0, 1], sqlite_reader.SQLITE_CHUNK_ROWS),
-        (["approve", 'deny, "later"'], 37),
-        (REGRESSION, 50),
+        ([0, 1], sqlite_reader.SQLITE_CHUNK_ROWS, CATEGORY_VALUES, GROUPS, "none"),
+        ([0, 1], 45, TEXT_VALUES, [1, 2, 2**40], "all"),
+        ([0, 1], 30, TEXT_VALUES, [True, None, False], "all"),
+        (["approve", 'deny, "later"'], 37, TEXT_VALUES, GROUPS, "some"),
+        (REGRESSION, 50, CATEGORY_VALUES, [None], "none"),
     ],
-    ids=["int-one-chunk", "text-five-chunks", "regression-four-chunks"],
+    ids=[
+        "mixed-one-chunk",
+        "text-and-integers",
+        "text-and-booleans",
+        "numbers-arrive-late",
+        "regression-mixed",
+    ],
 )
 def test_window_matches_a_row_by_row_oracle(
-    client, tenant, database, monkeypatch, classes, chunk_rows
+    client, tenant, database, monkeypatch, classes, chunk_rows, categories, groups, arrow_chunks
 ):
+    """``arrow_chunks``: which chunks' features SQLite hands to Arrow's JSON reader
+    whole ("some": until a chunk holds a column of text and numbers)."""
     monkeypatch.setattr(sqlite_reader, "SQLITE_CHUNK_ROWS", chunk_rows)
+    read_by_arrow: list[bool] = []
+    parse = sqlite_reader.parse_features
+    monkeypatch.setattr(
+        sqlite_reader,
+        "parse_features",
+        lambda *a: read_by_arrow.append(parsed := parse(*a)) or parsed,
+    )
     monkeypatch.setattr(pg_reader, "PG_CHUNK_ROWS", chunk_rows)
     headers = tenant.headers()
-    model = f"win{len(str(classes))}"
+    model = f"win{len(str(classes))}-{len(categories)}-{len(groups)}-{chunk_rows}"
     assert (
         client.post(
             "/v1/models",
@@ -159,7 +189,7 @@ def test_window_matches_a_row_by_row_oracle(
         f"/v1/models/{model}/versions", json=version_spec(classes), headers=headers
     )
     assert created.status_code == 201, created.text
-    post_traffic(client, headers, model, 180, classes)
+    post_traffic(client, headers, model, 180, classes, categories, groups)
     start, end = START + timedelta(seconds=10), START + timedelta(seconds=170)
     with database.session() as session:
         version = session.scalars(
@@ -167,11 +197,15 @@ def test_window_matches_a_row_by_row_oracle(
             .where(ModelVersion.project_id == tenant.project_id)
             .where(ModelVersion.id == created.json()["id"])
         ).one()
-        for kind in ("drift", "bias", "cost"):
+        for kind in ("drift", "bias", "cost", "data_quality"):
             loaded = load_window(session, version, start, end, needs=NEEDS[kind])
             expected = oracle(session, version, kind, start, end)
             pd.testing.assert_frame_equal(loaded.window.frame, expected, check_exact=True)
             assert loaded.rows_in_window == 160
+        if database.url.startswith("sqlite"):
+            typed = [parsed is not None for parsed in read_by_arrow]
+            expected_typed = {"all": [True], "none": [False], "some": [True, False]}
+            assert sorted(set(typed), reverse=True) == expected_typed[arrow_chunks]
         empty = load_window(
             session, version, end + timedelta(days=1), end + timedelta(days=2), needs=NEEDS["bias"]
         )
@@ -179,3 +213,48 @@ def test_window_matches_a_row_by_row_oracle(
         assert list(empty.window.frame.columns) == list(
             oracle(session, version, "bias", end, end).columns
         )
+
+
+def test_rows_deleted_while_the_window_is_read_are_still_read(
+    client, tenant, database, monkeypatch
+):
+    """The run sees one snapshot: retention deleting a row between the id listing and
+    the chunk reads (on PostgreSQL, by other connections sharing the snapshot) must
+    not lose or mismatch it."""
+    monkeypatch.setattr(sqlite_reader, "SQLITE_CHUNK_ROWS", 40)
+    monkeypatch.setattr(pg_reader, "PG_CHUNK_ROWS", 40)
+    headers = tenant.headers()
+    model = "win-retention"
+    assert client.post("/v1/models", json={"name": model, "task": "binary"}, headers=headers)
+    created = client.post(
+        f"/v1/models/{model}/versions", json=version_spec([0, 1]), headers=headers
+    )
+    assert created.status_code == 201, created.text
+    post_traffic(client, headers, model, 180, [0, 1], TEXT_VALUES, ["A", "B"])
+    start, end = START + timedelta(seconds=10), START + timedelta(seconds=170)
+    deleted: list[int] = []
+
+    def deleting(listing: Any) -> Any:
+        def listed(*args: Any) -> Any:
+            chunks = listing(*args)
+            if not deleted:
+                victim = int(chunks[1][0][3])  # a row of the second chunk
+                with database.transaction() as writer:
+                    writer.execute(delete(Prediction).where(Prediction.id == victim))
+                deleted.append(victim)
+            return chunks
+
+        return listed
+
+    monkeypatch.setattr(sqlite_reader, "id_chunks", deleting(sqlite_reader.id_chunks))
+    monkeypatch.setattr(pg_reader, "id_chunks", deleting(pg_reader.id_chunks))
+    with database.session(read_only=True) as session:
+        version = session.scalars(
+            select(ModelVersion).where(ModelVersion.id == created.json()["id"])
+        ).one()
+        expected = oracle(session, version, "data_quality", start, end)
+        loaded = load_window(session, version, start, end, needs=NEEDS["data_quality"])
+        pd.testing.assert_frame_equal(loaded.window.frame, expected, check_exact=True)
+    assert deleted
+    with database.session(read_only=True) as session:
+        assert session.get(Prediction, deleted[0]) is None  # gone for later readers

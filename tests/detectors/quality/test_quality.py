@@ -139,7 +139,19 @@ def test_fast_counts_equal_pandas_on_ties_nans_and_signed_zeros() -> None:
     )
     present = values.dropna()
     counts = present.value_counts()
-    assert distinct_and_top(present, numeric=True) == (len(counts), int(counts.iloc[0]))
-    frame = pd.DataFrame({"a": values, "b": rng.choice(["x", "y"], len(values))})
-    assert duplicate_rows(frame) == int(frame.duplicated().sum()) > 0
-    assert duplicate_rows(frame.drop_duplicates()) == 0
+    assert distinct_and_top(present.to_numpy(), numeric=True) == (
+        len(counts),
+        int(counts.iloc[0]),
+    )
+    # NaNs with another payload are one NaN to duplicated() too.
+    other_nan = np.frombuffer(np.uint64(0x7FF8000000000001).tobytes(), dtype=np.float64)[0]
+    values = pd.concat([values, pd.Series([other_nan, np.nan])], ignore_index=True)
+    frame = pd.DataFrame(
+        {"a": values, "b": rng.choice(["x", "y"], len(values)), "c": None},
+        index=pd.Index([f"e{i}" for i in range(len(values))], dtype=object),
+    )
+    frame.loc[frame.index[::7], "c"] = np.nan  # None and NaN: both missing, one value
+    names = ["a", "b", "c"]
+    assert duplicate_rows(frame, names) == int(frame.duplicated().sum()) > 0
+    assert duplicate_rows(frame.drop_duplicates(), names) == 0
+    assert duplicate_rows(frame, ["a"]) == int(frame[["a"]].duplicated().sum())
