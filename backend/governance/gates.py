@@ -67,7 +67,18 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
         }
     ),
     "estimated_performance": frozenset(
-        {"roc_auc", "f1", "precision", "recall", "specificity", "accuracy", "mae", "mse", "rmse"}
+        {
+            "roc_auc",
+            "f1",
+            "precision",
+            "recall",
+            "specificity",
+            "accuracy",
+            "mae",
+            "mape",
+            "mse",
+            "rmse",
+        }
     ),
     "data_quality": frozenset({"rows", "duplicate_share", "volume_ratio", "missing_share"}),
     "review": frozenset({"override_rate", "decisions"}),

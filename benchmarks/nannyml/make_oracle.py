@@ -144,7 +144,7 @@ def main(out: Path) -> None:
     for frame in (reference, analysis):
         for name in ("fuel", "transmission"):
             frame[name] = frame[name].astype("category")
-    dle_metrics = ["mae", "mse", "rmse"]
+    dle_metrics = ["mae", "mape", "mse", "rmse"]
     estimator = nml.DLE(
         feature_column_names=features,
         y_pred="y_pred",

@@ -65,7 +65,8 @@ def _nan_to_none(values: dict[str, float]) -> dict[str, float | None]:
 
 class EstimateDetector(BaseDetector[EstimateParams]):
     kind: ClassVar[str] = "estimated_performance"
-    version: ClassVar[str] = "1"
+    # 2: DLE's nanny also learns percentage errors (MAPE); a version-1 nanny is refitted.
+    version: ClassVar[str] = "2"
     params_model: ClassVar[type[EstimateParams]] = EstimateParams
 
     def __init__(

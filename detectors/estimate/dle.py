@@ -1,11 +1,12 @@
 """Direct loss estimation (DLE) as NannyML 0.13 defines it, with scikit-learn's
 ``HistGradientBoostingRegressor`` as the "nanny" model in place of LightGBM.
 
-A nanny model learns, on the labelled reference, each row's absolute error (for MAE)
-and squared error (for MSE and RMSE) from the features and the prediction. A chunk's
-estimate is the mean of its rows' predicted losses (negative predictions clipped to
-0); RMSE is the root of the estimated MSE. Sampling errors and the band come from the
-reference's observed losses, with NannyML's formulas.
+A nanny model learns, on the labelled reference, each row's absolute error (for MAE),
+absolute percentage error (for MAPE) and squared error (for MSE and RMSE) from the
+features and the prediction. A chunk's estimate is the mean of its rows' predicted
+losses (negative predictions clipped to 0); RMSE is the root of the estimated MSE.
+Sampling errors and the band come from the reference's observed losses, with NannyML's
+formulas.
 """
 
 from __future__ import annotations
@@ -22,13 +23,25 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from detectors.estimate.cbpe import SAMPLING_ERROR_RANGE, Estimate
 from detectors.performance.thresholds import band, chunk_bounds
 
-DLE_METRICS = ("mae", "mse", "rmse")
+DLE_METRICS = ("mae", "mape", "mse", "rmse")
+EPS = float(np.finfo(np.float64).eps)
+
+
+def _percentage_errors(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Each row's absolute percentage error, as scikit-learn's
+    ``mean_absolute_percentage_error`` and NannyML's nanny target take it."""
+    return np.abs(y_true - y_pred) / np.maximum(EPS, np.abs(y_true))
 
 
 def _realized(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     error = y_true - y_pred
     mse = float(np.mean(error**2))
-    return {"mae": float(np.mean(np.abs(error))), "mse": mse, "rmse": float(np.sqrt(mse))}
+    return {
+        "mae": float(np.mean(np.abs(error))),
+        "mape": float(np.mean(_percentage_errors(y_true, y_pred))),
+        "mse": mse,
+        "rmse": float(np.sqrt(mse)),
+    }
 
 
 @dataclass
@@ -37,6 +50,8 @@ class FittedDLE:
     categories: dict[str, list[str]]
     models: dict[str, HistGradientBoostingRegressor]
     abs_std: float
+    # NannyML's MAPE sampling error divides by the signed label, without the floor.
+    ape_std: float
     sq_std: float
     sq_mean: float
     reference_realized: dict[str, float]
@@ -62,10 +77,12 @@ class FittedDLE:
         n = len(y_pred)
         x = self.design(frame, y_pred)
         mae = float(np.mean(np.maximum(0, self.models["abs"].predict(x))))
+        mape = float(np.mean(np.maximum(0, self.models["ape"].predict(x))))
         mse = float(np.mean(np.maximum(0, self.models["sq"].predict(x))))
-        values = {"mae": mae, "mse": mse, "rmse": float(np.sqrt(mse))}
+        values = {"mae": mae, "mape": mape, "mse": mse, "rmse": float(np.sqrt(mse))}
         errors = {
             "mae": self.abs_std / np.sqrt(n),
+            "mape": self.ape_std / np.sqrt(n),
             "mse": self.sq_std / np.sqrt(n),
             "rmse": float(np.sqrt(self.sq_std**2 / (4 * n * self.sq_mean))),
         }
@@ -108,6 +125,7 @@ def fit_dle(
         categories=categories,
         models={},
         abs_std=float(np.std(np.abs(y_true - y_pred))),
+        ape_std=float(np.std(np.abs(y_true - y_pred) / y_true)),
         sq_std=float(np.std((y_true - y_pred) ** 2)),
         sq_mean=float(np.mean((y_true - y_pred) ** 2)),
         reference_realized=_realized(y_true, y_pred),
@@ -117,7 +135,12 @@ def fit_dle(
     )
     x = fitted.design(frame, y_pred)
     mask = np.array([False] * len(numeric) + [True] * len(categorical) + [False])
-    for name, target in (("abs", np.abs(y_true - y_pred)), ("sq", (y_true - y_pred) ** 2)):
+    targets = {
+        "abs": np.abs(y_true - y_pred),
+        "ape": _percentage_errors(y_true, y_pred),
+        "sq": (y_true - y_pred) ** 2,
+    }
+    for name, target in targets.items():
         model = HistGradientBoostingRegressor(
             categorical_features=mask if mask.any() else None, random_state=seed
         )
