@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from backend.catalog.storage import ArtifactStore
@@ -232,7 +234,39 @@ def class_texts(version: ModelVersion) -> tuple[str, ...]:
 
 def probability_columns(values: np.ndarray, classes: tuple[str, ...]) -> dict[str, np.ndarray]:
     """One float column per class from each row's JSON object of probabilities
-    (keys as text; NaN where a row logged none)."""
+    (keys as text; NaN where a row logged none, or logged something not a number).
+
+    Arrow converts the objects in C++; rows it cannot put in one struct type (a value
+    that is text in one row and a number in another, an integer past int64, a row that
+    is not an object) are converted one by one in Python, with the same result."""
+    try:
+        rows = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return _probability_columns_by_row(values, classes)
+    if not pa.types.is_struct(rows.type):
+        return _probability_columns_by_row(values, classes)
+    fields = dict(zip([f.name for f in rows.type], rows.flatten(), strict=True))
+    out = {}
+    for c in classes:
+        field = fields.get(c)
+        numeric = field is not None and (
+            pa.types.is_integer(field.type)
+            or pa.types.is_floating(field.type)
+            or pa.types.is_boolean(field.type)
+        )
+        out[PROBA_PREFIX + c] = (
+            np.asarray(
+                pc.cast(field, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+            )
+            if numeric and field is not None
+            else np.full(len(values), np.nan)
+        )
+    return out
+
+
+def _probability_columns_by_row(
+    values: np.ndarray, classes: tuple[str, ...]
+) -> dict[str, np.ndarray]:
     out = {PROBA_PREFIX + c: np.full(len(values), np.nan) for c in classes}
     for row, value in enumerate(values):
         if isinstance(value, dict):

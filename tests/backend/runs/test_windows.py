@@ -258,3 +258,28 @@ def test_rows_deleted_while_the_window_is_read_are_still_read(
     assert deleted
     with database.session(read_only=True) as session:
         assert session.get(Prediction, deleted[0]) is None  # gone for later readers
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"a": 0.2, "b": 0.8}, None, {"a": 1, "b": 0}, {"b": 0.5}, {"a": True, "c": 3}],
+        [{"a": 0.2, "b": "x"}, {"a": 0.5, "b": "y"}, {"a": None, "b": None}],
+        [{"a": 0.2, "b": "x"}, {"a": 0.5, "b": 0.1}],  # text and a number: row by row
+        [{"a": 2**70}, {"a": 0.5}],  # past int64: row by row
+        [{"a": [0.1]}, {"a": {"x": 1}}, 0.5, "text"],
+        [{"1": 0.3, "2": 0.7}, {"1": float("nan"), "2": 2**60 + 1}],
+        [],
+    ],
+)
+def test_probability_columns_equal_the_row_by_row_reading(rows: list[Any]) -> None:
+    from backend.runs.windows.load import _probability_columns_by_row, probability_columns
+
+    values = np.array([*rows, None], dtype=object)[:-1]
+    for classes in [("a", "b"), ("1", "2", "3")]:
+        fast = probability_columns(values, classes)
+        slow = _probability_columns_by_row(values, classes)
+        assert fast.keys() == slow.keys()
+        for name in slow:
+            np.testing.assert_array_equal(fast[name], slow[name])
+            assert fast[name].dtype == np.float64
