@@ -71,14 +71,14 @@ def _div(a: float, b: float) -> float:
     return a / b if b != 0 else 0.0
 
 
-def count_estimates(counts: tuple[float, ...]) -> dict[str, float]:
+def count_estimates(counts: tuple[float, ...], rows: int) -> dict[str, float]:
     tp, fp, fn, tn = counts
     return {
         "f1": _div(tp, tp + 0.5 * (fp + fn)),
         "precision": _div(tp, tp + fp),
         "recall": _div(tp, tp + fn),
         "specificity": _div(tn, tn + fp),
-        "accuracy": (tp + tn) / (tp + fp + fn + tn),
+        "accuracy": (tp + tn) / rows,
     }
 
 
@@ -243,7 +243,7 @@ class FittedCBPE:
             calibrator = self.calibrators[0]
             if calibrator is not None:
                 chosen, others = calibrator.predict(chosen), calibrator.predict(others)
-            values = count_estimates(expected_counts(chosen, others))
+            values = count_estimates(expected_counts(chosen, others), n)
             # The calibrator never decreases, so its values in order are the rows in
             # score order; rows it maps to one value may come in any order.
             ordered = np.sort(np.concatenate([chosen, others]), kind="stable")
@@ -256,7 +256,7 @@ class FittedCBPE:
             calibrated = self.calibrate(proba)
             per_class = [
                 count_estimates(
-                    expected_counts(calibrated[y_pred == c, c], calibrated[y_pred != c, c])
+                    expected_counts(calibrated[y_pred == c, c], calibrated[y_pred != c, c]), n
                 )
                 for c in range(self.classes)
             ]
