@@ -246,21 +246,16 @@ def probability_columns(values: np.ndarray, classes: tuple[str, ...]) -> dict[st
     if not pa.types.is_struct(rows.type):
         return _probability_columns_by_row(values, classes)
     fields = dict(zip([f.name for f in rows.type], rows.flatten(), strict=True))
-    out = {}
+    out = {PROBA_PREFIX + c: np.full(len(values), np.nan) for c in classes}
     for c in classes:
         field = fields.get(c)
-        numeric = field is not None and (
+        if field is not None and (
             pa.types.is_integer(field.type)
             or pa.types.is_floating(field.type)
             or pa.types.is_boolean(field.type)
-        )
-        out[PROBA_PREFIX + c] = (
-            np.asarray(
-                pc.cast(field, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
-            )
-            if numeric and field is not None
-            else np.full(len(values), np.nan)
-        )
+        ):
+            numbers = pc.cast(field, pa.float64()).to_numpy(zero_copy_only=False)
+            out[PROBA_PREFIX + c] = np.asarray(numbers, dtype=np.float64)
     return out
 
 
